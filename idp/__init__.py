@@ -1,0 +1,68 @@
+"""The citizen single sign-on and consent service: an OpenID Connect provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from idp.config import Settings
+
+
+def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
+    """Build the WSGI app.
+
+    ``overrides`` lets tests hand in a ready ``engine``, ``session_factory`` or ``store``.
+    """
+    from flask_babel import Babel
+    from flask_wtf.csrf import CSRFProtect
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from idp import db, errors, keys, web
+    from idp.citizens.views import bp as citizens_bp
+    from idp.consent.views import bp as consent_bp
+    from idp.oauth.server import build_server
+    from idp.oauth.views import bp as oauth_bp
+    from idp.store import make_store
+
+    if settings is None:
+        settings = Settings.from_env()
+        settings.warn_embedded_defaults()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME=web.BROWSER_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=200,
+        WTF_CSRF_TIME_LIMIT=settings.interaction_ttl * 2,
+        BABEL_DEFAULT_LOCALE=settings.default_language,
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+    )
+    if settings.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trust_proxy,  # type: ignore[method-assign]
+                                x_proto=settings.trust_proxy, x_host=settings.trust_proxy)
+    app.extensions["idp.settings"] = settings
+    app.extensions["idp.store"] = overrides.get("store") or make_store(
+        settings.redis_url, settings.redis_prefix)
+    engine = overrides.get("engine") or db.make_engine(settings.database_url)
+    db.init_app(app, engine, overrides.get("session_factory"))
+    Babel(app, locale_selector=web.get_locale)
+    csrf = CSRFProtect(app)
+    web.init_app(app)
+    errors.register_error_handlers(app)
+    app.register_blueprint(oauth_bp)
+    app.register_blueprint(citizens_bp)
+    app.register_blueprint(consent_bp)
+    # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
+    for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
+        csrf.exempt(f"idp.oauth.views.{view}")
+    build_server(app)
+    if not overrides.get("skip_keys"):
+        with app.app_context():
+            keys.ensure_keys(db.get_db())
+    return app

@@ -1,0 +1,334 @@
+"""Citizen service: registration, credentials, sign-in sessions, profile claims.
+
+Functions take plain values and a session; views and other packages call these, never
+the models directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from idp import events
+from idp.citizens.models import Citizen, PasswordLink
+from idp.citizens.validation import (
+    Profile,
+    ValidationErrors,
+    address_claim,
+    normalize_email,
+    normalize_phone,
+    validate_contacts,
+)
+from idp.config import Settings
+from idp.db import utcnow
+from idp.store import Store
+
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def make_hasher(settings: Settings) -> PasswordHasher:
+    """Return an argon2id hasher with the configured parameters."""
+    return PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def check_password_policy(password: object) -> str:
+    """Return the password if acceptable; raise ValidationErrors otherwise."""
+    if not isinstance(password, str) or not password:
+        raise ValidationErrors({"password": _l("Enter a password.")})
+    if len(password) < PASSWORD_MIN:
+        raise ValidationErrors(
+            {"password": _l("The password must have at least %(n)d characters.", n=PASSWORD_MIN)}
+        )
+    if len(password) > PASSWORD_MAX:
+        raise ValidationErrors(
+            {"password": _l("The password must have at most %(n)d characters.", n=PASSWORD_MAX)}
+        )
+    return password
+
+
+def _duplicate_errors(db: Session, profile_like: dict[str, Any], exclude_id: str = "") -> dict:
+    errors: dict[str, Any] = {}
+    checks = (
+        ("cccd", Citizen.cccd, _l("This citizen ID number already has an account. Sign in, or "
+                                 "ask the one-stop desk for help.")),
+        ("email", Citizen.email, _l("This email address is already used by another account.")),
+        ("phone", Citizen.phone, _l("This phone number is already used by another account.")),
+    )
+    for key, column, message in checks:
+        value = profile_like.get(key)
+        if not value:
+            continue
+        found = db.scalar(select(Citizen.id).where(column == value))
+        if found and found != exclude_id:
+            errors[key] = message
+    return errors
+
+
+def register_citizen(
+    db: Session, *, profile: Profile, password: str | None, hasher: PasswordHasher
+) -> Citizen:
+    """Create a citizen account; one CCCD, one account. Raises ValidationErrors."""
+    if password is not None:
+        check_password_policy(password)
+    dup = _duplicate_errors(
+        db, {"cccd": profile.cccd, "email": profile.email, "phone": profile.phone}
+    )
+    if dup:
+        raise ValidationErrors(dup)
+    citizen = Citizen(
+        family_name=profile.family_name,
+        middle_name=profile.middle_name,
+        given_name=profile.given_name,
+        birthdate=profile.birthdate,
+        gender=profile.gender,
+        cccd=profile.cccd,
+        email=profile.email,
+        phone=profile.phone,
+        province_code=profile.province_code,
+        ward_code=profile.ward_code,
+        street=profile.street,
+        password_hash=hasher.hash(password) if password is not None else None,
+    )
+    try:
+        with db.begin_nested():
+            db.add(citizen)
+    except IntegrityError:
+        # A concurrent registration took the same CCCD, email or phone.
+        raise ValidationErrors(
+            _duplicate_errors(db, {"cccd": profile.cccd, "email": profile.email,
+                                   "phone": profile.phone})
+            or {"cccd": _l("This citizen ID number already has an account.")}
+        ) from None
+    events.emit("citizen.registered", citizen_id=citizen.id)
+    return citizen
+
+
+def get_citizen(db: Session, citizen_id: str) -> Citizen | None:
+    """Return the citizen with this id, or None."""
+    if not isinstance(citizen_id, str) or not citizen_id:
+        return None
+    return db.get(Citizen, citizen_id)
+
+
+def find_by_identifier(db: Session, identifier: str) -> Citizen | None:
+    """Return the citizen whose CCCD, email or phone is ``identifier``."""
+    ident = (identifier or "").strip()
+    if not ident or len(ident) > 254:
+        return None
+    if len(ident) == 12 and ident.isascii() and ident.isdigit():
+        return db.scalar(select(Citizen).where(Citizen.cccd == ident))
+    if "@" in ident:
+        try:
+            email = normalize_email(ident)
+        except ValueError:
+            return None
+        return db.scalar(select(Citizen).where(Citizen.email == email))
+    try:
+        phone = normalize_phone(ident)
+    except ValueError:
+        return None
+    return db.scalar(select(Citizen).where(Citizen.phone == phone))
+
+
+_DUMMY_HASH: dict[tuple[int, int, int], str] = {}
+
+
+def authenticate(
+    db: Session, *, identifier: str, password: str, hasher: PasswordHasher
+) -> Citizen | None:
+    """Return the citizen if identifier and password match, else None.
+
+    Takes the same time whether or not the account exists (no enumeration), and
+    rehashes the password when the argon2 parameters changed.
+    """
+    citizen = find_by_identifier(db, identifier)
+    if not isinstance(password, str) or not password or len(password) > PASSWORD_MAX:
+        password = ""
+    stored = citizen.password_hash if citizen is not None else None
+    if not stored:
+        params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+        if params not in _DUMMY_HASH:
+            _DUMMY_HASH[params] = hasher.hash(secrets.token_urlsafe(16))
+        stored = _DUMMY_HASH[params]
+        citizen = None
+    try:
+        hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        events.emit("signin.failed", reason="bad_credentials")
+        return None
+    if citizen is None:
+        return None
+    if hasher.check_needs_rehash(stored):
+        citizen.password_hash = hasher.hash(password)
+        events.emit("citizen.password_rehashed", citizen_id=citizen.id)
+    return citizen
+
+
+def set_password(db: Session, *, citizen_id: str, password: str, hasher: PasswordHasher) -> None:
+    """Set a citizen's password after the policy check."""
+    check_password_policy(password)
+    citizen = get_citizen(db, citizen_id)
+    if citizen is None:
+        raise ValidationErrors({"password": _l("This account no longer exists.")})
+    citizen.password_hash = hasher.hash(password)
+    events.emit("citizen.password_set", citizen_id=citizen_id)
+
+
+def update_contacts(db: Session, *, citizen_id: str, data: dict[str, Any]) -> Citizen:
+    """Re-validate and save email, phone and address. Raises ValidationErrors."""
+    citizen = get_citizen(db, citizen_id)
+    if citizen is None:
+        raise ValidationErrors({"phone": _l("This account no longer exists.")})
+    clean = validate_contacts(data)
+    dup = _duplicate_errors(db, {"email": clean["email"], "phone": clean["phone"]}, citizen.id)
+    if dup:
+        raise ValidationErrors(dup)
+    if clean["email"] != citizen.email:
+        citizen.email_verified = False
+    if clean["phone"] != citizen.phone:
+        citizen.phone_verified = False
+    citizen.email = clean["email"]
+    citizen.phone = clean["phone"]
+    citizen.province_code = clean["province_code"]
+    citizen.ward_code = clean["ward_code"]
+    citizen.street = clean["street"]
+    try:
+        with db.begin_nested():
+            db.flush()
+    except IntegrityError:
+        raise ValidationErrors(
+            {"phone": _l("This phone number or email is already used by another account.")}
+        ) from None
+    events.emit("citizen.contacts_updated", citizen_id=citizen.id)
+    return citizen
+
+
+def profile_claims(citizen: Citizen) -> dict[str, Any]:
+    """Return every OIDC claim the citizen's profile can answer (filtered by the caller)."""
+    claims: dict[str, Any] = {
+        "name": citizen.name,
+        "family_name": citizen.family_name,
+        "given_name": citizen.given_name,
+        "birthdate": citizen.birthdate.isoformat(),
+        "gender": citizen.gender,
+        "phone_number": citizen.phone,
+        "phone_number_verified": citizen.phone_verified,
+        "address": address_claim(citizen.province_code, citizen.ward_code, citizen.street),
+        "cccd": citizen.cccd,
+        "updated_at": int(citizen.updated_at.timestamp()),
+    }
+    if citizen.middle_name:
+        claims["middle_name"] = citizen.middle_name
+    if citizen.email:
+        claims["email"] = citizen.email
+        claims["email_verified"] = citizen.email_verified
+    return claims
+
+
+# -- one-time "set your password" links (desk registration) ------------------------
+# Kept in the database (not the short-lived store): the desk command and the web
+# server are different processes, and a link must survive a restart.
+
+
+def _link_hash(token: object) -> str | None:
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
+    """Return a single-use token that lets the citizen set their password."""
+    token = secrets.token_urlsafe(32)
+    db.add(PasswordLink(token_hash=_link_hash(token), citizen_id=citizen_id,
+                        expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+    db.flush()
+    return token
+
+
+def peek_password_link(db: Session, token: object) -> str | None:
+    """Return the citizen id a live set-password token belongs to, without using it."""
+    digest = _link_hash(token)
+    if digest is None:
+        return None
+    return db.scalar(select(PasswordLink.citizen_id).where(
+        PasswordLink.token_hash == digest, PasswordLink.used_at.is_(None),
+        PasswordLink.expires_at > utcnow()))
+
+
+def use_password_link(db: Session, token: object) -> str | None:
+    """Consume a set-password token atomically; return its citizen id."""
+    citizen_id = peek_password_link(db, token)
+    if citizen_id is None:
+        return None
+    result = db.execute(
+        update(PasswordLink)
+        .where(PasswordLink.token_hash == _link_hash(token), PasswordLink.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return citizen_id if result.rowcount == 1 else None
+
+
+# -- single sign-on sessions ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInSession:
+    """A citizen's single sign-on session at the provider."""
+
+    sid: str
+    citizen_id: str
+    auth_time: int
+    amr: tuple[str, ...]
+    acr: str
+
+
+def start_session(
+    store: Store, *, citizen_id: str, amr: tuple[str, ...], acr: str, ttl: int,
+    replaces: str | None = None,
+) -> SignInSession:
+    """Start a new session (a fresh id: the old one, if any, is ended)."""
+    if replaces:
+        end_session(store, replaces)
+    sid = secrets.token_urlsafe(32)
+    session = SignInSession(sid, citizen_id, int(time.time()), tuple(amr), acr)
+    store.put(
+        f"sso:{sid}",
+        {"citizen_id": citizen_id, "auth_time": session.auth_time, "amr": list(amr), "acr": acr},
+        ttl,
+    )
+    events.emit("session.started", citizen_id=citizen_id)
+    return session
+
+
+def load_session(store: Store, sid: str | None) -> SignInSession | None:
+    """Return the live session with this id, or None."""
+    if not sid or not isinstance(sid, str) or len(sid) > 100:
+        return None
+    data = store.get(f"sso:{sid}")
+    if not data:
+        return None
+    return SignInSession(sid, data["citizen_id"], int(data["auth_time"]), tuple(data["amr"]),
+                         data["acr"])
+
+
+def end_session(store: Store, sid: str | None) -> None:
+    """End a session."""
+    if sid and isinstance(sid, str) and len(sid) <= 100:
+        store.delete(f"sso:{sid}")

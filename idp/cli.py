@@ -1,0 +1,261 @@
+"""The ``idp`` command: serve, database, portals, desk registration, demo set-up.
+
+Every command reads the same ``IDP_*`` settings, works from any folder, prints a clear
+message and exits with status 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from idp.config import Settings, SettingsError
+
+EXIT_BAD_INPUT = 2
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _session(settings: Settings) -> Any:
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Session
+
+    from idp.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    if not inspect(engine).has_table("citizens"):
+        _fail("the database has no schema yet: run `idp db upgrade` first")
+    return Session(engine, expire_on_commit=False)
+
+
+@click.group()
+def main() -> None:
+    """Citizen single sign-on and consent service (OpenID Connect provider)."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="Worker processes (needs IDP_REDIS_URL when more than one).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Serve the provider with gunicorn."""
+    settings = _settings()
+    if workers is None:
+        workers = 2 if settings.redis_url else 1
+    if workers > 1 and not settings.redis_url:
+        _fail("more than one worker needs IDP_REDIS_URL: the in-process store is per process")
+    _session(settings).close()  # the schema must exist
+    from gunicorn.app.base import BaseApplication
+
+    from idp import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            # No query strings in access logs: they can carry codes and hints.
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    settings.warn_embedded_defaults()
+    _App().run()
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the schema to REVISION (default: head)."""
+    from idp import migrate
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        migrate.upgrade(settings.database_url, revision)
+    except Exception as exc:  # alembic raises many kinds; all mean "could not migrate"
+        _fail(f"could not upgrade the database: {exc.__class__.__name__}: {exc}")
+    click.echo(f"database at revision {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the schema down to REVISION ('base' removes everything)."""
+    from idp import migrate
+
+    try:
+        migrate.downgrade(_settings().database_url, revision)
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"could not downgrade the database: {exc.__class__.__name__}: {exc}")
+    click.echo(f"database at revision {revision}")
+
+
+@main.group()
+def clients() -> None:
+    """Register and list service portals (OAuth clients)."""
+
+
+@clients.command("add")
+@click.option("--name", required=True, help="Portal name shown to citizens.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
+              help="Exact redirect URI (repeatable).")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True,
+              help="Where to send the citizen after signing out (repeatable).")
+@click.option("--scope", default="openid", show_default=True, help="Scopes the portal may ask.")
+@click.option("--auth-method", default="client_secret_basic", show_default=True,
+              type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
+@click.option("--id-token-alg", default="RS256", show_default=True,
+              type=click.Choice(["RS256", "ES256"]))
+@click.option("--sector-identifier", default=None,
+              help="Pairwise sector (default: the redirect URIs' host).")
+@click.option("--client-id", default=None, help="Choose the client_id (default: random).")
+def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
+                scope: str, auth_method: str, id_token_alg: str, sector_identifier: str | None,
+                client_id: str | None) -> None:
+    """Register a portal; print JSON with client_id and (once) client_secret."""
+    from idp.oauth.clients import RegistrationError, describe, register_portal
+
+    settings = _settings()
+    with _session(settings) as session:
+        try:
+            reg = register_portal(
+                session, name=name, redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(logout_uris), scope=scope,
+                auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
+                sector_identifier=sector_identifier, client_id=client_id)
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        out = describe(reg.portal)
+        if reg.client_secret:
+            out["client_secret"] = reg.client_secret
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@clients.command("list")
+def clients_list() -> None:
+    """Print every registered portal as JSON (never secrets)."""
+    from idp.oauth.clients import describe, list_portals
+
+    with _session(_settings()) as session:
+        click.echo(json.dumps([describe(p) for p in list_portals(session)],
+                              ensure_ascii=False, indent=2))
+
+
+@main.group()
+def citizens() -> None:
+    """One-stop desk commands."""
+
+
+@citizens.command("add")
+def citizens_add() -> None:
+    """Register a citizen from one JSON profile on stdin; print the id and a set-password link."""
+    from idp.citizens.service import create_password_link, register_citizen
+    from idp.citizens.validation import ValidationErrors, validate_profile
+    settings = _settings()
+    raw = sys.stdin.read(1_000_000)
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        _fail(f"stdin is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+    if not isinstance(data, dict):
+        _fail("stdin must hold one JSON object with the profile fields")
+    from flask import Flask
+    from flask_babel import Babel
+
+    # Messages in English for operators (a minimal app context for the translations).
+    app = Flask(__name__)
+    Babel(app, default_locale="en")
+    with app.app_context():
+        try:
+            profile = validate_profile(data)
+        except ValidationErrors as exc:
+            lines = [f"  {k}: {v}" for k, v in exc.errors.items()]
+            _fail("the profile is not valid:\n" + "\n".join(lines))
+        with _session(settings) as session:
+            from idp.citizens.service import make_hasher
+
+            try:
+                citizen = register_citizen(session, profile=profile, password=None,
+                                           hasher=make_hasher(settings))
+            except ValidationErrors as exc:
+                lines = [f"  {k}: {v}" for k, v in exc.errors.items()]
+                _fail("the profile cannot be registered:\n" + "\n".join(lines))
+            token = create_password_link(session, citizen_id=citizen.id,
+                                         ttl=settings.set_password_ttl)
+            session.commit()
+            out = {"id": citizen.id,
+                   "set_password_url": f"{settings.issuer}/set-password/{token}",
+                   "expires_in": settings.set_password_ttl}
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@main.command()
+@click.option("--base-port", default=5001, show_default=True, type=click.IntRange(1, 65000))
+def demo(base_port: int) -> None:
+    """Register the two demo portals (idempotent) and write their settings to the data folder."""
+    from sqlalchemy import select
+
+    from idp.oauth.clients import register_portal, rotate_secret
+    from idp.oauth.models import Portal
+
+    settings = _settings()
+    path = settings.data_dir / "demo-portals.json"
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    portals = [
+        ("demo-land", "Cổng Đăng ký đất đai Đà Nẵng", "land", base_port,
+         "openid profile address cccd"),
+        ("demo-business", "Cổng Cấp phép kinh doanh Đà Nẵng", "business", base_port + 1,
+         "openid profile email phone"),
+    ]
+    out: dict[str, Any] = {}
+    with _session(settings) as session:
+        for client_id, name, key, port, scope in portals:
+            base = f"http://127.0.0.1:{port}"
+            known = session.scalar(select(Portal).where(Portal.client_id == client_id))
+            if known is None:
+                reg = register_portal(
+                    session, name=name, redirect_uris=[f"{base}/callback"],
+                    post_logout_redirect_uris=[f"{base}/"], scope=scope,
+                    auth_method="client_secret_basic", client_id=client_id,
+                    sector_identifier=f"{key}.demo")
+                secret = reg.client_secret
+            elif existing.get(key, {}).get("client_secret"):
+                secret = existing[key]["client_secret"]
+            else:
+                secret = rotate_secret(session, client_id=client_id)
+            out[key] = {"client_id": client_id, "client_secret": secret, "name": name,
+                        "port": port, "scope": scope, "issuer": settings.issuer}
+        session.commit()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=2))
+    path.chmod(0o600)
+    click.echo(f"demo portals ready: {', '.join(out)} (settings in {path})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

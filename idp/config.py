@@ -1,0 +1,170 @@
+"""Settings from ``IDP_*`` environment variables, with embedded development defaults.
+
+Every key is documented once, here and in the README. ``Settings.from_env()`` validates
+everything at start-up: a bad value stops the process with a clear message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_LANGUAGES = ("vi", "en")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, frozen configuration of one provider instance."""
+
+    #: IDP_ISSUER — the issuer URL, exactly as published in discovery.
+    issuer: str = "http://127.0.0.1:5000"
+    #: IDP_DATA_DIR — where embedded defaults live (SQLite file, secret file).
+    data_dir: Path = Path("instance")
+    #: IDP_DATABASE_URL — SQLAlchemy URL; default a SQLite file in the data folder.
+    database_url: str = ""
+    #: IDP_REDIS_URL — unset means the in-process store (one process only).
+    redis_url: str = ""
+    #: IDP_REDIS_PREFIX — key prefix in Redis, so several deployments can share one.
+    redis_prefix: str = "idp:"
+    #: IDP_SECRET_KEY — signs the CSRF/session cookie and derives the pairwise salt.
+    secret_key: str = ""
+    #: IDP_PAIRWISE_SALT — salt of pairwise subjects; never change it once citizens exist.
+    pairwise_salt: str = ""
+    #: IDP_ARGON2_TIME_COST, IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_PARALLELISM.
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    #: IDP_LANGUAGES — comma list; the first is the default.
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+    #: IDP_ACCESS_TOKEN_TTL, IDP_REFRESH_TOKEN_TTL, IDP_CODE_TTL, IDP_SESSION_TTL (seconds).
+    access_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    code_ttl: int = 60
+    session_ttl: int = 8 * 3600
+    interaction_ttl: int = 1800
+    id_token_ttl: int = 600
+    #: IDP_SET_PASSWORD_TTL — lifetime of one-time "set your password" links.
+    set_password_ttl: int = 72 * 3600
+    #: IDP_TRUST_PROXY — number of proxies whose X-Forwarded-* headers are trusted.
+    trust_proxy: int = 0
+    #: Development defaults that were used (each logged once as a warning).
+    embedded_defaults: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Send cookies with ``Secure`` when the issuer is served over https."""
+        return self.issuer.startswith("https://")
+
+    @property
+    def default_language(self) -> str:
+        """Return the language pages use when the citizen chose none."""
+        return self.languages[0]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``IDP_*`` variables; raise SettingsError on a bad value."""
+        env = dict(os.environ if environ is None else environ)
+        kw: dict[str, object] = {}
+        if "IDP_ISSUER" in env:
+            kw["issuer"] = env["IDP_ISSUER"]
+        if "IDP_DATA_DIR" in env:
+            kw["data_dir"] = Path(env["IDP_DATA_DIR"])
+        for key, name in (
+            ("IDP_DATABASE_URL", "database_url"),
+            ("IDP_REDIS_URL", "redis_url"),
+            ("IDP_REDIS_PREFIX", "redis_prefix"),
+            ("IDP_SECRET_KEY", "secret_key"),
+            ("IDP_PAIRWISE_SALT", "pairwise_salt"),
+        ):
+            if env.get(key):
+                kw[name] = env[key]
+        for key, name in (
+            ("IDP_ARGON2_TIME_COST", "argon2_time_cost"),
+            ("IDP_ARGON2_MEMORY_KIB", "argon2_memory_kib"),
+            ("IDP_ARGON2_PARALLELISM", "argon2_parallelism"),
+            ("IDP_ACCESS_TOKEN_TTL", "access_token_ttl"),
+            ("IDP_REFRESH_TOKEN_TTL", "refresh_token_ttl"),
+            ("IDP_CODE_TTL", "code_ttl"),
+            ("IDP_SESSION_TTL", "session_ttl"),
+            ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
+            ("IDP_TRUST_PROXY", "trust_proxy"),
+        ):
+            if key in env:
+                try:
+                    kw[name] = int(env[key])
+                except ValueError:
+                    raise SettingsError(f"{key} must be an integer, got {env[key]!r}") from None
+        if "IDP_LANGUAGES" in env:
+            kw["languages"] = tuple(x.strip() for x in env["IDP_LANGUAGES"].split(",") if x.strip())
+        return cls(**kw).resolved()  # type: ignore[arg-type]
+
+    def resolved(self) -> Settings:
+        """Validate and fill embedded defaults (SQLite file, generated secrets)."""
+        parts = urlsplit(self.issuer)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SettingsError(f"IDP_ISSUER must be an http(s) URL, got {self.issuer!r}")
+        if parts.query or parts.fragment or self.issuer.endswith("/"):
+            raise SettingsError("IDP_ISSUER must have no query, fragment or trailing slash")
+        if not self.languages or any(lang not in SUPPORTED_LANGUAGES for lang in self.languages):
+            raise SettingsError(f"IDP_LANGUAGES must list some of {', '.join(SUPPORTED_LANGUAGES)}")
+        for name, low in (
+            ("argon2_time_cost", 1),
+            ("argon2_memory_kib", 8),
+            ("argon2_parallelism", 1),
+            ("access_token_ttl", 1),
+            ("refresh_token_ttl", 1),
+            ("code_ttl", 1),
+            ("session_ttl", 1),
+            ("set_password_ttl", 1),
+            ("trust_proxy", 0),
+        ):
+            if getattr(self, name) < low:
+                raise SettingsError(f"IDP_{name.upper()} must be at least {low}")
+        used = list(self.embedded_defaults)
+        changes: dict[str, object] = {}
+        data_dir = Path(self.data_dir).expanduser().resolve()
+        changes["data_dir"] = data_dir
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{data_dir / 'idp.sqlite3'}"
+            used.append("IDP_DATABASE_URL (SQLite file in the data folder)")
+        if not self.redis_url:
+            used.append("IDP_REDIS_URL (in-process store: one process only)")
+        if not self.secret_key:
+            changes["secret_key"] = _persisted_secret(data_dir / "secret_key")
+            used.append("IDP_SECRET_KEY (generated into the data folder)")
+        if not self.pairwise_salt:
+            changes["pairwise_salt"] = _persisted_secret(data_dir / "pairwise_salt")
+            used.append("IDP_PAIRWISE_SALT (generated into the data folder)")
+        return replace(self, embedded_defaults=tuple(dict.fromkeys(used)), **changes)
+
+    def warn_embedded_defaults(self) -> None:
+        """Log one warning per development default that production must set."""
+        for what in self.embedded_defaults:
+            log.warning("embedded default in use; production must set %s", what)
+
+
+def _persisted_secret(path: Path) -> str:
+    """Read a secret from ``path``, generating it (mode 0600) on first use."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value)
+    return value

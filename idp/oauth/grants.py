@@ -1,0 +1,291 @@
+"""Grants: authorization code + OpenID Connect + PKCE S256, and refresh tokens.
+
+Authlib does the protocol; this module supplies storage and the policy Authlib leaves to
+us: PKCE S256 for every client, single-use codes taken atomically with replay revoking
+what the code issued, refresh-token rotation with reuse revoking the whole grant.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import UserInfo
+from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
+from authlib.oidc.core.models import AuthorizationCodeMixin
+
+from idp import events, keys, runtime
+from idp.citizens import service as citizens
+from idp.consent import service as consent
+from idp.db import get_db
+from idp.oauth import tokens
+from idp.oauth.claims import filter_claims, pairwise_subject
+from idp.oauth.models import Portal, Token, digest
+
+# RFC 8176 authentication method reference and our level-of-assurance values.
+AMR_PASSWORD = "pwd"
+ACR_PASSWORD = "1"
+ACR_VALUES_SUPPORTED = (ACR_PASSWORD,)
+REPLAY_MARKER_TTL = 24 * 3600
+
+
+@dataclass
+class Principal:
+    """The signed-in citizen as seen by one portal's authorization."""
+
+    citizen: Any
+    portal: Portal
+    auth_time: int
+    amr: list[str]
+    acr: str
+    grant_id: str
+    chain_id: str = field(default_factory=lambda: secrets.token_hex(16))
+    sid: str | None = None
+    #: Scopes this authorization may carry (requested ∩ granted); None = as requested.
+    scopes: frozenset[str] | None = None
+
+    def get_user_id(self) -> str:
+        """Return the citizen's internal id (authlib's user interface)."""
+        return self.citizen.id
+
+
+def subject_for(citizen_id: str, portal: Portal) -> str:
+    """Return the citizen's ``sub`` as this portal sees it (pairwise)."""
+    return pairwise_subject(
+        sector_identifier=portal.sector_identifier,
+        local_id=citizen_id,
+        salt=runtime.settings().pairwise_salt,
+    )
+
+
+def user_claims(principal: Principal, scope: str) -> UserInfo:
+    """Return ``sub`` plus the claims of the granted scopes, nothing more."""
+    granted = set((scope or "").split())
+    claims = filter_claims(citizens.profile_claims(principal.citizen), granted)
+    return UserInfo(sub=subject_for(principal.citizen.id, principal.portal), **claims)
+
+
+@dataclass
+class AuthorizationCode(AuthorizationCodeMixin):
+    """A code taken from the store; it exists only for the one token request."""
+
+    data: dict[str, Any]
+
+    def get_redirect_uri(self) -> str:
+        return self.data["redirect_uri"]
+
+    def get_scope(self) -> str:
+        return self.data["scope"]
+
+    def get_nonce(self) -> str | None:
+        return self.data.get("nonce")
+
+    def get_auth_time(self) -> int:
+        return self.data["auth_time"]
+
+    def get_acr(self) -> str | None:
+        return self.data.get("acr")
+
+    def get_amr(self) -> list[str] | None:
+        return self.data.get("amr")
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.data.get("code_challenge")
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.data.get("code_challenge_method")
+
+
+class S256CodeChallenge(CodeChallenge):
+    """RFC 9700 §2.1.1: PKCE for every client, and only the S256 method."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge' (S256).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class OpenIDCode(_OpenIDCode):
+    """OIDC Core code flow: ID token contents, keys and nonce replay guard."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        if not isinstance(nonce, str) or len(nonce) > 512:
+            return True
+        return runtime.store().get(f"nonce:{request.payload.client_id}:{digest(nonce)}") is not None
+
+    def resolve_client_private_key(self, client: Portal) -> Any:
+        return keys.signing_key(get_db(), self.get_client_algorithm(client))
+
+    def get_client_algorithm(self, client: Portal) -> str:
+        return client.id_token_signed_response_alg or "RS256"
+
+    def get_encode_header(self, client: Portal) -> dict[str, str]:
+        key = self.resolve_client_private_key(client)
+        return {"alg": self.get_client_algorithm(client), "kid": key.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Portal) -> dict[str, Any]:
+        now = int(time.time())
+        return {
+            "iss": runtime.settings().issuer,
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + runtime.settings().id_token_ttl,
+        }
+
+    def get_compatible_claims(self, request: Any) -> dict[str, Any]:
+        claims = super().get_compatible_claims(request)
+        principal = request.user
+        if isinstance(principal, Principal):
+            claims["auth_time"] = principal.auth_time
+            claims["acr"] = principal.acr
+            claims["amr"] = list(principal.amr)
+        return claims
+
+    def generate_user_info(self, user: Principal, scope: str) -> UserInfo:
+        return user_claims(user, scope)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """RFC 6749 §4.1 with codes kept in the shared store, taken atomically."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    AUTHORIZATION_CODE_LENGTH = 43
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        principal: Principal = request.user
+        data = request.payload.data
+        nonce = data.get("nonce")
+        scope = request.scope or ""
+        if principal.scopes is not None:
+            scope = " ".join(s for s in scope.split() if s in principal.scopes)
+        record = {
+            "client_id": request.client.client_id,
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": scope,
+            "nonce": nonce,
+            "auth_time": principal.auth_time,
+            "acr": principal.acr,
+            "amr": list(principal.amr),
+            "citizen_id": principal.citizen.id,
+            "grant_id": principal.grant_id,
+            "chain_id": principal.chain_id,
+            "sid": principal.sid,
+            "code_challenge": data.get("code_challenge"),
+            "code_challenge_method": data.get("code_challenge_method"),
+        }
+        settings = runtime.settings()
+        store = runtime.store()
+        key = digest(code)
+        store.put(f"code:{key}", record, settings.code_ttl)
+        # Remembered past the code's life so that a replay can be recognised (RFC 6749
+        # §4.1.2: revoke the tokens previously issued from this code).
+        store.put(f"code-chain:{key}", {"chain_id": principal.chain_id,
+                                        "client_id": record["client_id"]}, REPLAY_MARKER_TTL)
+        if nonce:
+            store.put(f"nonce:{record['client_id']}:{digest(nonce)}", {}, settings.id_token_ttl)
+        events.emit("authorization_code.issued", portal_id=principal.portal.id,
+                    grant_id=principal.grant_id)
+
+    def query_authorization_code(self, code: str, client: Portal) -> AuthorizationCode | None:
+        if not isinstance(code, str) or not 0 < len(code) <= 256:
+            return None
+        store = runtime.store()
+        key = digest(code)
+        record = store.take(f"code:{key}")
+        if record is None:
+            marker = store.get(f"code-chain:{key}")
+            if marker and marker.get("client_id") == client.client_id:
+                db = get_db()
+                db.rollback()
+                tokens.revoke_chain(db, marker["chain_id"], "code_replayed")
+                db.commit()
+                events.emit("authorization_code.replayed", portal_id=client.id)
+            return None
+        if record["client_id"] != client.client_id:
+            return None
+        return AuthorizationCode(record)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: the code was taken (deleted) when it was read."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        data = authorization_code.data
+        db = get_db()
+        citizen = citizens.get_citizen(db, data["citizen_id"])
+        grant = consent.get_grant(db, data["grant_id"])
+        if citizen is None or grant is None or grant.revoked_at is not None:
+            return None
+        return Principal(
+            citizen=citizen,
+            portal=self.request.client,
+            auth_time=data["auth_time"],
+            amr=data["amr"],
+            acr=data["acr"],
+            grant_id=data["grant_id"],
+            chain_id=data["chain_id"],
+            sid=data.get("sid"),
+        )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 §6 with rotation on every use and reuse detection (RFC 9700 §4.14.2)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        db = get_db()
+        row = tokens.by_refresh_token(db, refresh_token)
+        if row is None:
+            return None
+        if row.refresh_used_at is not None and row.revoked_reason == "rotated":
+            self._reuse_detected(row)
+            return None
+        if not row.is_refresh_active():
+            return None
+        grant = consent.get_grant(db, row.grant_id)
+        if grant is None or grant.revoked_at is not None:
+            return None
+        return row
+
+    def _reuse_detected(self, row: Token) -> None:
+        db = get_db()
+        grant_id, portal_id = row.grant_id, row.portal_id
+        db.rollback()
+        tokens.revoke_grant(db, grant_id, "refresh_token_reused")
+        db.commit()
+        events.emit("refresh_token.reused", grant_id=grant_id, portal_id=portal_id)
+
+    def authenticate_user(self, refresh_token: Token) -> Principal | None:
+        db = get_db()
+        citizen = citizens.get_citizen(db, refresh_token.citizen_id)
+        if citizen is None:
+            return None
+        return Principal(
+            citizen=citizen,
+            portal=self.request.client,
+            auth_time=refresh_token.auth_time or 0,
+            amr=list(refresh_token.amr or []),
+            acr=refresh_token.acr or ACR_PASSWORD,
+            grant_id=refresh_token.grant_id,
+            chain_id=refresh_token.chain_id,
+        )
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        db = get_db()
+        if not tokens.mark_refresh_used(db, refresh_token.id):
+            # Another request exchanged it first: that is a reuse too.
+            self._reuse_detected(refresh_token)
+            raise InvalidGrantError("The refresh token was already used.")

@@ -1,0 +1,57 @@
+"""RFC 7662 token introspection for a portal's resource servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+
+from idp import runtime
+from idp.oauth.grants import subject_for
+from idp.oauth.models import Token
+from idp.oauth.validation import live_token
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    """Answer for tokens issued to the authenticated (confidential) portal only."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        order = ["access_token", "refresh_token"]
+        if token_type_hint == "refresh_token":
+            order.reverse()
+        for kind in order:
+            row = live_token(token_string, kind=kind)
+            if row is not None:
+                row._kind = kind  # type: ignore[attr-defined]
+                return row
+        return None
+
+    def check_permission(self, token: Token, client: Any, request: Any) -> bool:
+        return token.portal_id == client.id
+
+    def create_introspection_payload(self, token: Token | None) -> dict[str, Any]:
+        if token is None or token.is_revoked():
+            return {"active": False}
+        if getattr(token, "_kind", "access_token") == "access_token" and token.is_expired():
+            return {"active": False}
+        return self.introspect_token(token)
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        portal = token._portal
+        kind = getattr(token, "_kind", "access_token")
+        exp = token.access_expires_at if kind == "access_token" else token.refresh_expires_at
+        return {
+            "active": True,
+            "scope": token.scope,
+            "client_id": portal.client_id,
+            "token_type": "Bearer" if kind == "access_token" else "refresh_token",
+            "exp": int(exp.timestamp()) if exp else None,
+            "iat": int(token.issued_at.timestamp()),
+            "sub": subject_for(token.citizen_id, portal),
+            "aud": portal.client_id,
+            "iss": runtime.settings().issuer,
+            "auth_time": token.auth_time,
+            "acr": token.acr,
+        }

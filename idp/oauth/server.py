@@ -1,0 +1,96 @@
+"""The Authlib AuthorizationServer, wired to our storage and policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.common.security import generate_token
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask
+
+from idp import runtime
+from idp.db import get_db
+from idp.oauth import clients, tokens
+from idp.oauth.grants import (
+    AuthorizationCodeGrant,
+    OpenIDCode,
+    Principal,
+    RefreshTokenGrant,
+    S256CodeChallenge,
+)
+from idp.oauth.introspection import IntrospectionEndpoint
+from idp.oauth.models import Portal
+from idp.oauth.revocation import RevocationEndpoint
+from idp.oauth.userinfo import UserInfoEndpoint, make_protector
+
+
+class Server(AuthorizationServer):
+    """Flask server that also accepts an already-built request (a resumed interaction)."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+class Issuer(IssuerParameter):
+    """RFC 9207: ``iss`` in every authorization response."""
+
+    def get_issuer(self) -> str:
+        return runtime.settings().issuer
+
+
+def _query_client(client_id: str) -> Portal | None:
+    return clients.find_active(get_db(), client_id)
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:
+    principal: Principal = request.user
+    tokens.save_token(
+        get_db(),
+        token=token,
+        portal_id=request.client.id,
+        citizen_id=principal.citizen.id,
+        grant_id=principal.grant_id,
+        chain_id=principal.chain_id,
+        auth_time=principal.auth_time,
+        acr=principal.acr,
+        amr=list(principal.amr),
+        refresh_ttl=runtime.settings().refresh_token_ttl,
+    )
+
+
+class TokenGenerator(BearerTokenGenerator):
+    """Opaque bearer tokens; a refresh token only under ``offline_access`` (OIDC Core §11)."""
+
+    def __call__(self, grant_type: str, client: Portal, user: Any = None, scope: str | None = None,
+                 expires_in: int | None = None, include_refresh_token: bool = True) -> dict:
+        offline = "offline_access" in (scope or "").split()
+        return super().__call__(grant_type, client, user, scope, expires_in,
+                                include_refresh_token and offline)
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    """Create the authorization server with our grants and endpoints."""
+    settings = app.extensions["idp.settings"]
+    server = Server(app, query_client=_query_client, save_token=_save_token)
+    server.register_token_generator(
+        "default",
+        TokenGenerator(
+            access_token_generator=lambda **_: generate_token(43),
+            refresh_token_generator=lambda **_: generate_token(43),
+            expires_generator=lambda client, grant_type: settings.access_token_ttl,
+        ),
+    )
+    server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
+                                                   S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
+    server.register_extension(Issuer())
+    server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
+    server.register_endpoint(UserInfoEndpoint(resource_protector=make_protector()))
+    app.extensions["idp.oauth"] = server
+    return server

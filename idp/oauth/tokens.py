@@ -1,0 +1,122 @@
+"""Token service: save issued tokens, look them up, revoke by token, chain or grant.
+
+Access and refresh tokens are opaque 256-bit values stored as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp import events
+from idp.db import utcnow
+from idp.oauth.models import Token, digest
+
+
+def save_token(
+    db: Session,
+    *,
+    token: dict[str, Any],
+    portal_id: str,
+    citizen_id: str,
+    grant_id: str,
+    chain_id: str,
+    auth_time: int | None,
+    acr: str | None,
+    amr: list[str] | None,
+    refresh_ttl: int,
+) -> Token:
+    """Persist a freshly generated token response (hashes only)."""
+    now = utcnow()
+    refresh = token.get("refresh_token")
+    row = Token(
+        access_token_hash=digest(token["access_token"]),
+        refresh_token_hash=digest(refresh) if refresh else None,
+        portal_id=portal_id,
+        citizen_id=citizen_id,
+        grant_id=grant_id,
+        chain_id=chain_id,
+        scope=token.get("scope", ""),
+        issued_at=now,
+        access_expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
+        refresh_expires_at=now + dt.timedelta(seconds=refresh_ttl) if refresh else None,
+        auth_time=auth_time,
+        acr=acr,
+        amr=amr,
+    )
+    db.add(row)
+    db.flush()
+    events.emit("token.issued", token_id=row.id, portal_id=portal_id, grant_id=grant_id,
+                refresh=bool(refresh))
+    return row
+
+
+def _valid_string(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 512
+
+
+def by_access_token(db: Session, value: object) -> Token | None:
+    """Return the token row for an access token string, or None."""
+    if not _valid_string(value):
+        return None
+    return db.scalar(select(Token).where(Token.access_token_hash == digest(value)))  # type: ignore[arg-type]
+
+
+def by_refresh_token(db: Session, value: object) -> Token | None:
+    """Return the token row for a refresh token string, or None."""
+    if not _valid_string(value):
+        return None
+    return db.scalar(select(Token).where(Token.refresh_token_hash == digest(value)))  # type: ignore[arg-type]
+
+
+def mark_refresh_used(db: Session, token_id: str) -> bool:
+    """Atomically mark a refresh token exchanged; False if it already was (a reuse)."""
+    now = utcnow()
+    result = db.execute(
+        update(Token)
+        .where(Token.id == token_id, Token.refresh_used_at.is_(None), Token.revoked_at.is_(None))
+        .values(refresh_used_at=now, revoked_at=now, revoked_reason="rotated")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _revoke(db: Session, where: Any, reason: str) -> int:
+    result = db.execute(
+        update(Token)
+        .where(where, Token.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
+def revoke_token(db: Session, token_id: str, reason: str = "revoked") -> int:
+    """Revoke one token row (its access and refresh token)."""
+    count = _revoke(db, Token.id == token_id, reason)
+    events.emit("token.revoked", token_id=token_id, reason=reason)
+    return count
+
+
+def revoke_chain(db: Session, chain_id: str, reason: str) -> int:
+    """Revoke everything issued from one authorization code (and its rotations)."""
+    count = _revoke(db, Token.chain_id == chain_id, reason)
+    events.emit("token.chain_revoked", chain_id=chain_id, reason=reason, count=count)
+    return count
+
+
+def revoke_grant(db: Session, grant_id: str, reason: str) -> int:
+    """Revoke every token issued under one consent grant."""
+    count = _revoke(db, Token.grant_id == grant_id, reason)
+    events.emit("token.grant_revoked", grant_id=grant_id, reason=reason, count=count)
+    return count
+
+
+def revoke_portal(db: Session, portal_id: str, reason: str) -> int:
+    """Revoke every token of one portal."""
+    count = _revoke(db, Token.portal_id == portal_id, reason)
+    events.emit("token.portal_revoked", portal_id=portal_id, reason=reason, count=count)
+    return count

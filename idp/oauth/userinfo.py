@@ -1,0 +1,73 @@
+"""OIDC Core §5.3 UserInfo endpoint; bearer token in the header or the form body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import MissingAuthorizationError
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oidc import core as oidc
+from flask import request
+
+from idp import events, keys, runtime
+from idp.db import get_db
+from idp.oauth.grants import Principal, user_claims
+from idp.oauth.models import Token
+from idp.oauth.validation import live_token
+
+
+class LiveTokenValidator(BearerTokenValidator):
+    """RFC 6750 bearer validation against the token store."""
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        return live_token(token_string)
+
+
+class BodyTokenProtector(ResourceProtector):
+    """Accept the token in the Authorization header, or as a form field (RFC 6750 §2.2)."""
+
+    def parse_request_authorization(self, request_: Any) -> tuple[Any, str]:
+        try:
+            return super().parse_request_authorization(request_)
+        except MissingAuthorizationError:
+            if (request.method == "POST"
+                    and request.mimetype == "application/x-www-form-urlencoded"
+                    and request.form.get("access_token")):
+                return self.get_token_validator("bearer"), request.form["access_token"]
+            raise
+
+
+def make_protector() -> BodyTokenProtector:
+    """Return the resource protector used by userinfo."""
+    protector = BodyTokenProtector()
+    protector.register_token_validator(LiveTokenValidator())
+    return protector
+
+
+class UserInfoEndpoint(oidc.UserInfoEndpoint):
+    """Release ``sub`` and the claims of the token's granted scopes."""
+
+    def get_issuer(self) -> str:
+        return runtime.settings().issuer
+
+    def generate_user_info(self, user: Any, scope: str) -> oidc.UserInfo:
+        token = request_token()
+        principal = Principal(
+            citizen=user, portal=token._portal, auth_time=token.auth_time or 0,
+            amr=list(token.amr or []), acr=token.acr or "", grant_id=token.grant_id,
+        )
+        info = user_claims(principal, scope)
+        events.emit("claims.released", channel="userinfo", portal_id=token.portal_id,
+                    grant_id=token.grant_id, claims=" ".join(sorted(info)))
+        return info
+
+    def resolve_private_key(self) -> Any:
+        return keys.private_key_set(get_db())
+
+
+def request_token() -> Token:
+    """Return the token authenticated for this request."""
+    from flask import g
+
+    return g.authlib_server_oauth2_token

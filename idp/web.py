@@ -1,0 +1,105 @@
+"""Browser-facing plumbing: cookies, the sign-in session, language, security headers."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, request, session
+
+from idp import runtime
+from idp.citizens import service as citizens
+
+SSO_COOKIE = "idp_sso"
+BROWSER_COOKIE = "idp_browser"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def current_sso() -> citizens.SignInSession | None:
+    """Return this browser's live sign-in session, if any."""
+    if "idp_sso" not in g:
+        g.idp_sso = citizens.load_session(runtime.store(), request.cookies.get(SSO_COOKIE))
+    return g.idp_sso
+
+
+def set_sso(response: Response, sso: citizens.SignInSession | None) -> Response:
+    """Set (or clear) the sign-in session cookie: host-only, HttpOnly, SameSite=Lax."""
+    s = runtime.settings()
+    if sso is None:
+        response.delete_cookie(SSO_COOKIE, httponly=True, secure=s.secure_cookies, samesite="Lax")
+    else:
+        response.set_cookie(SSO_COOKIE, sso.sid, max_age=s.session_ttl, httponly=True,
+                            secure=s.secure_cookies, samesite="Lax")
+    return response
+
+
+def browser_binding(*, create: bool) -> str | None:
+    """Return the random value that ties interactions to this browser."""
+    value = session.get("ib")
+    if value is None and create:
+        value = secrets.token_urlsafe(16)
+        session["ib"] = value
+    return value
+
+
+def rotate_browser_session() -> None:
+    """Start a fresh browser session at sign-in (new CSRF token), keeping the binding."""
+    keep = {k: session[k] for k in ("ib", "lang") if k in session}
+    session.clear()
+    session.update(keep)
+
+
+def get_locale() -> str:
+    """Pick the page language: explicit choice, then ui_locales, then the default."""
+    s = runtime.settings()
+    chosen = request.args.get("lang") if request else None
+    if chosen in s.languages:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in s.languages:
+        return session["lang"]
+    for tag in (g.get("ui_locales") or "").split():
+        base = tag.split("-")[0].lower()
+        if base in s.languages:
+            return base
+    return s.default_language
+
+
+def init_app(app: Flask) -> None:
+    """Install the security headers on every response."""
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        h = response.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        # Every page refuses framing (clickjacking): CSP and the legacy header.
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Content-Security-Policy", CSP)
+        if response.mimetype == "text/html" or request.path.startswith(("/token", "/userinfo",
+                                                                           "/introspect",
+                                                                           "/revoke")):
+            h["Cache-Control"] = "no-store"
+            h.setdefault("Pragma", "no-cache")
+        if runtime.settings().secure_cookies:
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    @app.template_filter("lang_query")
+    def _lang_query(args: Any, lang: str) -> str:
+        from urllib.parse import urlencode
+
+        items = [(k, v) for k, v in args.items(multi=True) if k != "lang"]
+        return urlencode([*items, ("lang", lang)])
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask_babel import get_locale as babel_locale
+
+        return {"current_lang": str(babel_locale() or "vi"),
+                "languages": runtime.settings().languages,
+                "signed_in": current_sso() is not None}
