@@ -1,0 +1,79 @@
+"""Test data: valid, unique citizen profiles and portals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import secrets
+from typing import Any
+
+from idp.citizens.validation import CCCD_PROVINCES, communes
+
+_counter = itertools.count(1)
+_rng = random.Random()  # noqa: S311 - test data, not secrets
+
+PASSWORD = "mật khẩu đủ dài 2025"
+
+
+def _cccd(birthdate: dt.date, gender: str) -> str:
+    province = _rng.choice(sorted(CCCD_PROVINCES))
+    century = (birthdate.year // 100) - 19
+    digit = century * 2 + (1 if gender == "female" else 0)
+    serial = f"{secrets.randbelow(10**6):06d}"
+    return f"{province}{digit}{birthdate.year % 100:02d}{serial}"
+
+
+def profile_data(**overrides: Any) -> dict[str, str]:
+    """Return a valid registration form (unique CCCD, phone, email)."""
+    n = next(_counter)
+    gender = overrides.get("gender", _rng.choice(["male", "female"]))
+    birthdate = dt.date(_rng.randint(1950, 2005), _rng.randint(1, 12), _rng.randint(1, 28))
+    if "birthdate" in overrides:
+        birthdate = dt.date.fromisoformat(overrides["birthdate"])
+    unique = secrets.randbelow(10**7)
+    data = {
+        "family_name": "Nguyễn",
+        "middle_name": "Thị" if gender == "female" else "Văn",
+        "given_name": _rng.choice(["An", "Bình", "Chi", "Dũng", "Hoa", "Lan", "Minh"]),
+        "birthdate": birthdate.isoformat(),
+        "gender": gender,
+        "cccd": _cccd(birthdate, gender),
+        "email": f"citizen{n}.{unique}@example.vn",
+        "phone": f"+8490{unique:07d}",
+        "province": "48",
+        "commune": str(communes(48)[n % len(communes(48))][0]),
+        "street": f"{n} Bạch Đằng",
+    }
+    data.update({k: v for k, v in overrides.items() if k != "birthdate"})
+    if "birthdate" in overrides:
+        data["birthdate"] = overrides["birthdate"]
+    return data
+
+
+def make_citizen(db: Any, settings: Any, password: str | None = PASSWORD, **overrides: Any) -> Any:
+    """Register a citizen through the service; return the Citizen row."""
+    from idp.citizens.service import make_hasher, register_citizen
+    from idp.citizens.validation import validate_profile
+
+    profile = validate_profile(profile_data(**overrides))
+    citizen = register_citizen(db, profile=profile, password=password,
+                               hasher=make_hasher(settings))
+    db.flush()
+    return citizen
+
+
+def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
+    """Register a portal; return (portal, client_secret)."""
+    from idp.oauth.clients import register_portal
+
+    kw: dict[str, Any] = {
+        "name": f"Cổng thử nghiệm {next(_counter)}",
+        "redirect_uris": ["https://portal.example.vn/callback"],
+        "scope": "openid profile email phone address cccd offline_access",
+        "auth_method": "client_secret_basic",
+    }
+    kw.update(overrides)
+    reg = register_portal(db, **kw)
+    db.flush()
+    return reg.portal, reg.client_secret

@@ -1,0 +1,82 @@
+"""A provider served over real HTTP (werkzeug, threaded) on a free loopback port."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from idp import create_app
+from idp.config import Settings
+from tests.support.factories import PASSWORD, make_citizen, make_portal, profile_data
+
+REDIRECT_URI = "http://127.0.0.1:9/callback"
+
+
+class _Dispatch:
+    """A WSGI app whose target is set once the port (hence the issuer) is known."""
+
+    target: Any = None
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        return self.target(environ, start_response)
+
+
+@dataclass
+class LiveServer:
+    """A running provider and helpers that write committed test data."""
+
+    url: str
+    settings: Settings
+    backend: Any
+    app: Any
+    _server: Any
+    _thread: threading.Thread
+
+    def session(self) -> Session:
+        """Return a plain session on the live server's database (commit yourself)."""
+        return Session(self.backend.engine, expire_on_commit=False)
+
+    def register_portal(self, **kw: Any) -> dict[str, Any]:
+        """Register a portal; return its client_id, client_secret and redirect_uri."""
+        kw.setdefault("redirect_uris", [REDIRECT_URI])
+        with self.session() as db:
+            portal, secret = make_portal(db, **kw)
+            db.commit()
+            return {"client_id": portal.client_id, "client_secret": secret,
+                    "redirect_uri": kw["redirect_uris"][0], "id": portal.id,
+                    "name": portal.name}
+
+    def make_citizen(self, **kw: Any) -> dict[str, Any]:
+        """Register a citizen with a password; return identifier, password and profile."""
+        data = profile_data(**kw)
+        with self.session() as db:
+            citizen = make_citizen(db, self.settings, **data)
+            db.commit()
+            return {"id": citizen.id, "identifier": data["cccd"], "password": PASSWORD,
+                    "profile": data}
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveServer:
+    """Start a provider on a free port with the backend's database and store kind."""
+    from tests.conftest import base_settings
+
+    dispatch = _Dispatch()
+    server = make_server("127.0.0.1", 0, dispatch, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    settings = base_settings(data_dir, issuer=url, database_url=backend.database_url,
+                             redis_url=backend.redis_url, **settings_kw)
+    app = create_app(settings, engine=backend.engine, store=backend.new_store())
+    dispatch.target = app
+    thread = threading.Thread(target=server.serve_forever, name="live-idp", daemon=True)
+    thread.start()
+    return LiveServer(url, settings, backend, app, server, thread)
