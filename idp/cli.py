@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -29,16 +31,27 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _session(settings: Settings) -> Any:
+@contextmanager
+def _session(settings: Settings) -> Iterator[Any]:
+    """Yield a session on the configured database; exit 2 if it has no schema."""
     from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.orm import Session
 
     from idp.db import make_engine
 
     engine = make_engine(settings.database_url)
-    if not inspect(engine).has_table("citizens"):
-        _fail("the database has no schema yet: run `idp db upgrade` first")
-    return Session(engine, expire_on_commit=False)
+    try:
+        try:
+            migrated = inspect(engine).has_table("citizens")
+        except SQLAlchemyError as exc:
+            _fail(f"cannot reach the database: {exc.__class__.__name__}")
+        if not migrated:
+            _fail("the database has no schema yet: run `idp db upgrade` first")
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -59,7 +72,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         workers = 2 if settings.redis_url else 1
     if workers > 1 and not settings.redis_url:
         _fail("more than one worker needs IDP_REDIS_URL: the in-process store is per process")
-    _session(settings).close()  # the schema must exist
+    with _session(settings):  # the schema must exist
+        pass
     from gunicorn.app.base import BaseApplication
 
     from idp import create_app

@@ -1,0 +1,140 @@
+"""The `idp` command: database, portals, desk registration; exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from idp.cli import main
+from tests.support.factories import profile_data
+
+
+@pytest.fixture
+def cli_env(tmp_path, backend):
+    env = {"IDP_DATA_DIR": str(tmp_path / "data"), "IDP_ARGON2_MEMORY_KIB": "1024",
+           "IDP_ARGON2_TIME_COST": "1"}
+    if backend.name == "server":
+        env["IDP_DATABASE_URL"] = backend.database_url
+        env["IDP_REDIS_URL"] = backend.redis_url
+    return env
+
+
+def run(env, *args, stdin=None):
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+@pytest.fixture
+def migrated(cli_env):
+    result = run(cli_env, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    return cli_env
+
+
+def test_clients_add_prints_secret_once_and_list_never(migrated):
+    result = run(migrated, "clients", "add", "--name", "Cổng Thuế", "--redirect-uri",
+                 "https://thue.example.vn/cb", "--redirect-uri", "https://thue.example.vn/cb2",
+                 "--post-logout-redirect-uri", "https://thue.example.vn/",
+                 "--scope", "openid profile email", "--auth-method", "client_secret_post")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["client_secret"] and out["client_id"]
+    assert out["redirect_uris"] == ["https://thue.example.vn/cb", "https://thue.example.vn/cb2"]
+    assert out["token_endpoint_auth_method"] == "client_secret_post"
+    listed = json.loads(run(migrated, "clients", "list").output)
+    mine = [p for p in listed if p["client_id"] == out["client_id"]]
+    assert mine and "client_secret" not in mine[0]
+    assert out["client_secret"] not in run(migrated, "clients", "list").output
+
+
+def test_public_client_gets_no_secret(migrated):
+    result = run(migrated, "clients", "add", "--name", "App", "--redirect-uri",
+                 "http://127.0.0.1:8000/cb", "--auth-method", "none")
+    assert result.exit_code == 0
+    assert "client_secret" not in json.loads(result.output)
+
+
+@pytest.mark.parametrize("args", [
+    ["--name", "X", "--redirect-uri", "http://evil.example/cb"],  # http off loopback
+    ["--name", "X", "--redirect-uri", "https://a.example/cb#frag"],
+    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--scope", "openid bogus"],
+    ["--name", "", "--redirect-uri", "https://a.example/cb"],
+    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--redirect-uri",
+     "https://b.example/cb"],  # two hosts, no sector identifier
+    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "bogus"],
+])
+def test_clients_add_bad_input_exits_2(migrated, args):
+    result = run(migrated, "clients", "add", *args)
+    assert result.exit_code == 2
+    assert "error" in result.output.lower()
+    assert "Traceback" not in result.output
+
+
+def test_citizens_add_from_json(migrated):
+    data = profile_data()
+    result = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["id"]
+    assert "/set-password/" in out["set_password_url"]
+    # One CCCD, one account.
+    again = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    assert again.exit_code == 2
+    assert "cccd" in again.output
+
+
+@pytest.mark.parametrize("stdin", ["not json", "[1, 2]", "", json.dumps({"cccd": "123"})])
+def test_citizens_add_bad_input_exits_2(migrated, stdin):
+    result = run(migrated, "citizens", "add", stdin=stdin)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_citizens_add_reports_cccd_mismatch_in_english(migrated):
+    data = profile_data(gender="male", birthdate="1990-01-01")
+    data["cccd"] = data["cccd"][:3] + "1" + data["cccd"][4:]  # female digit
+    result = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    assert result.exit_code == 2
+    assert "gender" in result.output
+
+
+def test_commands_refuse_an_unmigrated_database(cli_env, tmp_path):
+    empty = {**cli_env, "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    result = run(empty, "clients", "list")
+    assert result.exit_code == 2
+    assert "idp db upgrade" in result.output
+
+
+def test_bad_setting_exits_2(cli_env):
+    result = run({**cli_env, "IDP_ISSUER": "not a url"}, "clients", "list")
+    assert result.exit_code == 2
+    assert "IDP_ISSUER" in result.output
+
+
+def test_demo_is_idempotent(migrated):
+    assert run(migrated, "demo").exit_code == 0
+    first = json.loads((Path(migrated["IDP_DATA_DIR"]) / "demo-portals.json").read_text())
+    assert run(migrated, "demo").exit_code == 0
+    second = json.loads((Path(migrated["IDP_DATA_DIR"]) / "demo-portals.json").read_text())
+    assert first["land"]["client_secret"] == second["land"]["client_secret"]
+    assert first["land"]["client_id"] != first["business"]["client_id"]
+
+
+def test_console_script_works_from_any_folder(tmp_path):
+    exe = shutil.which("idp", path=str(Path(sys.executable).parent))
+    assert exe, "the idp console script is installed"
+    env = {**os.environ, "IDP_DATA_DIR": str(tmp_path / "d")}
+    env.pop("IDP_DATABASE_URL", None)
+    up = subprocess.run([exe, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True,
+                        text=True, timeout=120, check=False)
+    assert up.returncode == 0, up.stderr
+    listed = subprocess.run([exe, "clients", "list"], cwd="/", env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []

@@ -1,0 +1,49 @@
+"""Settings: IDP_* variables, validation at start-up, embedded defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.config import Settings, SettingsError
+
+
+def test_embedded_defaults(tmp_path):
+    s = Settings.from_env({"IDP_DATA_DIR": str(tmp_path)})
+    assert s.issuer == "http://127.0.0.1:5000"
+    assert s.database_url == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
+    assert s.redis_url == ""
+    assert (tmp_path / "secret_key").exists()
+    assert any("IDP_REDIS_URL" in d for d in s.embedded_defaults)
+    # Generated once, then reused: restarting keeps sessions and subjects.
+    again = Settings.from_env({"IDP_DATA_DIR": str(tmp_path)})
+    assert again.secret_key == s.secret_key
+    assert again.pairwise_salt == s.pairwise_salt
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_values_from_environment(tmp_path):
+    s = Settings.from_env({
+        "IDP_DATA_DIR": str(tmp_path), "IDP_ISSUER": "https://id.danang.gov.vn",
+        "IDP_DATABASE_URL": "postgresql+psycopg://u@db/idp", "IDP_REDIS_URL": "redis://r:6379/0",
+        "IDP_SECRET_KEY": "k", "IDP_PAIRWISE_SALT": "p", "IDP_ARGON2_TIME_COST": "3",
+        "IDP_ARGON2_MEMORY_KIB": "65536", "IDP_ARGON2_PARALLELISM": "2", "IDP_LANGUAGES": "en,vi",
+    })
+    assert s.issuer == "https://id.danang.gov.vn"
+    assert s.secure_cookies is True
+    assert (s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism) == (3, 65536, 2)
+    assert s.default_language == "en"
+    assert s.embedded_defaults == ()
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("IDP_ISSUER", "ftp://x"),
+    ("IDP_ISSUER", "https://id.example/"),
+    ("IDP_ISSUER", "https://id.example?x=1"),
+    ("IDP_ARGON2_TIME_COST", "zero"),
+    ("IDP_ARGON2_TIME_COST", "0"),
+    ("IDP_LANGUAGES", "fr"),
+    ("IDP_CODE_TTL", "-5"),
+])
+def test_bad_values_stop_start_up(tmp_path, key, value):
+    with pytest.raises(SettingsError, match=key.removeprefix("IDP_").split("_")[0]):
+        Settings.from_env({"IDP_DATA_DIR": str(tmp_path), key: value})
