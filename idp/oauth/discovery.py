@@ -25,7 +25,6 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
-        "userinfo_signing_alg_values_supported": list(ID_TOKEN_ALGS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": [
@@ -41,8 +40,6 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "prompt_values_supported": ["none", "login", "consent"],
         "display_values_supported": ["page", "touch"],
         "ui_locales_supported": list(languages),
-        "claims_locales_supported": list(languages),
         "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": True,
-        "service_documentation": f"{issuer}/docs/integration",
     }

@@ -161,3 +161,24 @@ def test_communes_json(client):
     assert resp.status_code == 200
     assert any("Hải Châu" in c["name"] for c in resp.json)
     assert client.get("/communes/999").status_code == 404
+
+
+def test_cookies_are_secure_when_the_issuer_is_https(backend, db, store, tmp_path):
+    from idp import create_app
+    from tests.conftest import base_settings
+
+    settings = base_settings(tmp_path, issuer="https://id.danang.example",
+                             database_url=backend.database_url, redis_url=backend.redis_url)
+    app = create_app(settings, engine=backend.engine, session_factory=lambda: db, store=store)
+    client = app.test_client()
+    citizen = make_citizen(db, settings)
+    page = client.get("/signin", base_url="https://id.danang.example")
+    token = CSRF.search(page.get_data(as_text=True)).group(1)
+    resp = client.post("/signin", base_url="https://id.danang.example",
+                       data={"identifier": citizen.cccd, "password": PASSWORD,
+                             "csrf_token": token},
+                       headers={"Referer": "https://id.danang.example/signin"})
+    assert resp.status_code == 303
+    cookies = resp.headers.getlist("Set-Cookie")
+    assert cookies and all("Secure" in c for c in cookies)
+    assert "max-age" in resp.headers["Strict-Transport-Security"]
