@@ -66,6 +66,35 @@ def _server_unavailable() -> str | None:
     return None
 
 
+def _private_database(url: str) -> str:
+    """Create a database of this run's own next to ``url`` (runs never share rows)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"idp_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = make_engine(target.set(database=make_url(PG_URL).database).render_as_string(
+        hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def base_settings(data_dir: Path, **kw: Any) -> Settings:
     """Settings for tests: cheap argon2 parameters, fixed issuer."""
     defaults: dict[str, Any] = {
@@ -92,8 +121,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             if REQUIRE_SERVER:
                 pytest.fail(f"server backend required but {reason}")
             pytest.skip(f"server backend skipped: {reason}")
-        url, redis_url = PG_URL, REDIS_URL
-        migrate.downgrade(url, "base")  # a clean slate, and the downgrade path exercised
+        url, redis_url = _private_database(PG_URL), REDIS_URL
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'idp.sqlite3'}"
         redis_url = ""
@@ -104,6 +132,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     prefix = f"idptest:{uuid.uuid4().hex[:8]}:"
     yield Backend(name, url, redis_url, engine, prefix)
     engine.dispose()
+    if name == "server":
+        _drop_database(url)
     if redis_url:
         import redis
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.serving import make_server
@@ -42,7 +41,7 @@ def artifacts_dir(config: pytest.Config) -> Path:
 
 
 def safe_name(name: str) -> str:
-    """Return a file-name-safe version of a test name (``test_x[embedded]`` -> ``test_x-embedded``)."""
+    """Return a file-name-safe test name: ``test_x[embedded]`` -> ``test_x-embedded``."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
 
 
@@ -65,8 +64,9 @@ def browser() -> Iterator[Any]:
         if REQUIRE_BROWSER:
             pytest.fail(f"IDP_TEST_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     pw = sync_playwright().start()
     try:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -91,9 +91,10 @@ class PageLog:
         """Return the console messages that report a Content-Security-Policy violation."""
         return [m for m in self.console if "Content Security Policy" in m]
 
-    def mark(self) -> int:
-        """Return a position in ``navigations``, to look at what happens after it."""
-        return len(self.navigations)
+    def forget_navigations(self) -> None:
+        """Start recording navigations afresh (to look at one step of a journey)."""
+        self.navigations.clear()
+        self.documents.clear()
 
 
 @dataclass
@@ -154,11 +155,21 @@ class Browsing:
 def browsing(browser: Any, request: pytest.FixtureRequest) -> Iterator[Browsing]:
     """Fresh browser contexts for one test; a failed test leaves screenshots behind."""
     b = Browsing(browser)
+    folder, name = artifacts_dir(request.config), safe_name(request.node.name)
+    for stale in folder.glob(f"{name}*"):  # a previous run's failure, now out of date
+        if re.fullmatch(rf"{re.escape(name)}(-\d+)?\.(png|html|txt)", stale.name):
+            stale.unlink()
     yield b
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        b.save(artifacts_dir(request.config), safe_name(request.node.name))
+        b.save(folder, name)
     b.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """The folder where browser tests leave screenshots."""
+    return artifacts_dir(request.config)
 
 
 @pytest.fixture
@@ -197,10 +208,6 @@ class Portal:
     _server: Any
     _thread: threading.Thread
 
-    @property
-    def origin(self) -> str:
-        return self.url
-
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join(timeout=10)
@@ -234,8 +241,3 @@ def portals(browser: Any, live: Any) -> Iterator[tuple[Portal, Portal]]:
     yield land, business
     business.stop()
     land.stop()
-
-
-def path_of(url: str) -> str:
-    """Return the path of a URL."""
-    return urlsplit(url).path

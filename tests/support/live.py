@@ -64,6 +64,7 @@ class LiveServer:
         """Stop serving."""
         self._server.shutdown()
         self._thread.join(timeout=10)
+        self._server.server_close()
 
 
 def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveServer:
