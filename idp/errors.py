@@ -99,7 +99,7 @@ def register_error_handlers(app: Flask) -> None:
             codes = {405: "invalid_request", 413: "invalid_request", 404: "not_found"}
             return jsonify(error=codes.get(status, "invalid_request"),
                            error_description=exc.name), status
-        return error_page(_HTTP_MESSAGES.get(status, exc.name), status)
+        return error_page(_HTTP_MESSAGES.get(status, IdpError.public), status)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
