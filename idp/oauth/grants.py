@@ -15,6 +15,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
@@ -110,6 +111,12 @@ class S256CodeChallenge(CodeChallenge):
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
+        # OIDC Core §6: request objects are unsupported; refuse them as such (3.1.2.6)
+        # before judging PKCE, which a client may have put only inside the object.
+        if data.get("request"):
+            raise RequestNotSupportedError()
+        if data.get("request_uri"):
+            raise RequestURINotSupportedError()
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send 'code_challenge' (S256).")
         if data.get("code_challenge_method") != "S256":
@@ -154,7 +161,11 @@ class OpenIDCode(_OpenIDCode):
         return claims
 
     def generate_user_info(self, user: Principal, scope: str) -> UserInfo:
-        return user_claims(user, scope)
+        info = user_claims(user, scope)
+        # Every release of personal data is an event (names only, never values).
+        events.emit("claims.released", channel="id_token", portal_id=user.portal.id,
+                    grant_id=user.grant_id, claims=" ".join(sorted(info)))
+        return info
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -162,6 +173,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     AUTHORIZATION_CODE_LENGTH = 43
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Portal) -> str:
+        # Authlib quotes the URI in error_description, and a quote, backslash or non-ASCII
+        # character there (RFC 6749 §4.1.2.1) makes it raise ValueError: a 500.
+        uri = request.payload.redirect_uri
+        if uri and not client.check_redirect_uri(uri):
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         principal: Principal = request.user
