@@ -214,7 +214,7 @@ def normalize_phone(value: str) -> str:
 
 
 def normalize_email(value: str) -> str:
-    """Return the email address with its domain lower-cased, or raise ValueError."""
+    """Return the email address lower-cased, or raise ValueError."""
     if not isinstance(value, str):
         raise ValueError(_MSG_NOT_TEXT)
     value = value.strip()
@@ -237,8 +237,9 @@ def normalize_email(value: str) -> str:
         or not all(label and all(c.isalnum() or c == "-" for c in label) for label in labels)
     ):
         raise ValueError(_MSG_EMAIL_INVALID)
-    # RFC 5321 §2.4: the local part may be case-sensitive; domain names are not.
-    return f"{local}@{domain.lower()}"
+    # RFC 5321 §2.4 lets a local part be case-sensitive, but no mail provider citizens
+    # use treats it so: one address, one account, whatever the capitals typed.
+    return f"{local.lower()}@{domain.lower()}"
 
 
 # ---------------------------------------------------------------------------------------

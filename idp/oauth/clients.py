@@ -125,7 +125,9 @@ def rotate_secret(db: Session, *, client_id: str) -> str:
 
 def find_active(db: Session, client_id: object) -> Portal | None:
     """Return the active portal with this client_id, or None."""
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+    # PostgreSQL refuses NUL in text parameters (a DataError, so a 500): no such client.
+    if (not isinstance(client_id, str) or not client_id or len(client_id) > 64
+            or "\x00" in client_id):
         return None
     return db.scalar(
         select(Portal).where(Portal.client_id == client_id, Portal.disabled_at.is_(None))

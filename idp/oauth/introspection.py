@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from idp import runtime
@@ -16,6 +17,14 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     """Answer for tokens issued to the authenticated (confidential) portal only."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def check_params(self, request: Any, client: Any) -> None:
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError as exc:
+            # An RFC 6749 §5.2 error (400); Authlib's class is a 401 without a challenge.
+            exc.status_code = 400
+            raise
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         order = ["access_token", "refresh_token"]

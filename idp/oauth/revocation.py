@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from idp.db import get_db
@@ -15,6 +16,14 @@ class RevocationEndpoint(_RevocationEndpoint):
     """Revoke an access or refresh token of the authenticated portal."""
 
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def check_params(self, request: Any, client: Any) -> None:
+        try:
+            super().check_params(request, client)
+        except UnsupportedTokenTypeError as exc:
+            # An RFC 6749 §5.2 error (400); Authlib's class is a 401 without a challenge.
+            exc.status_code = 400
+            raise
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         db = get_db()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
-from authlib.oauth2.rfc6749 import MissingAuthorizationError
+from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
+from authlib.oauth2.rfc6749.errors import ForbiddenError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc import core as oidc
 from flask import request
@@ -35,7 +36,20 @@ class BodyTokenProtector(ResourceProtector):
                     and request.mimetype == "application/x-www-form-urlencoded"
                     and request.form.get("access_token")):
                 return self.get_token_validator("bearer"), request.form["access_token"]
-            raise
+            raise NoBearerToken() from None
+        except UnsupportedTokenTypeError:
+            raise NoBearerToken() from None
+
+
+class NoBearerToken(ForbiddenError):
+    """RFC 6750 §3.1: no bearer token (none, or another scheme): a bare ``Bearer``
+    challenge and a standard code in the body, not Authlib's ``missing_authorization``."""
+
+    error = "invalid_request"
+    description = "A bearer access token is required."
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("WWW-Authenticate", "Bearer")]
 
 
 def make_protector() -> BodyTokenProtector:

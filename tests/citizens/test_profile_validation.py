@@ -85,7 +85,7 @@ def test_phone_rejected(raw: str) -> None:
     ("raw", "normalised"),
     [
         ("an@example.vn", "an@example.vn"),
-        ("  An.Nguyen@Example.VN ", "An.Nguyen@example.vn"),
+        ("  An.Nguyen@Example.VN ", "an.nguyen@example.vn"),
         ("an+tag@mail.gov.vn", "an+tag@mail.gov.vn"),
         ("an@xn--bcher-kva.example", "an@xn--bcher-kva.example"),
     ],
@@ -199,7 +199,7 @@ def test_full_profile_valid() -> None:
         birthdate=dt.date(1990, 5, 1),
         gender="male",
         cccd="048090001234",
-        email="An.Nguyen@example.vn",
+        email="an.nguyen@example.vn",
         phone="+84905123456",
         province_code=DA_NANG,
         ward_code=HAI_CHAU,
