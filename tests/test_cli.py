@@ -44,12 +44,14 @@ def test_clients_add_prints_secret_once_and_list_never(migrated):
                  "--scope", "openid profile email", "--auth-method", "client_secret_post")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["client_secret"] and out["client_id"]
+    assert out["client_secret"]
+    assert out["client_id"]
     assert out["redirect_uris"] == ["https://thue.example.vn/cb", "https://thue.example.vn/cb2"]
     assert out["token_endpoint_auth_method"] == "client_secret_post"
     listed = json.loads(run(migrated, "clients", "list").output)
     mine = [p for p in listed if p["client_id"] == out["client_id"]]
-    assert mine and "client_secret" not in mine[0]
+    assert mine
+    assert "client_secret" not in mine[0]
     assert out["client_secret"] not in run(migrated, "clients", "list").output
 
 

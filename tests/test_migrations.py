@@ -18,7 +18,8 @@ def test_single_head_with_dated_file_names():
     assert len(script.get_heads()) == 1
     for rev in script.walk_revisions():
         name = rev.path.rsplit("/", 1)[-1]
-        assert name[:4].isdigit() and name[4] == "_", name
+        assert name[:4].isdigit(), name
+        assert name[4] == "_", name
 
 
 def test_upgrade_downgrade_roundtrip(tmp_path):

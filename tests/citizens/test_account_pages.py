@@ -99,7 +99,8 @@ def test_session_id_rotates_at_sign_in(client, db, settings):
     assert first != second
     for header in headers:
         attrs = header.lower()
-        assert "httponly" in attrs and "samesite=lax" in attrs
+        assert "httponly" in attrs
+        assert "samesite=lax" in attrs
         assert "domain=" not in attrs  # host-only
 
 
@@ -111,7 +112,8 @@ def test_edit_contacts_revalidates(client, db):
         "commune": "70", "street": ""})
     assert bad.status_code == 400
     body = bad.get_data(as_text=True)
-    assert 'id="phone-error"' in body and 'id="commune-error"' in body
+    assert 'id="phone-error"' in body
+    assert 'id="commune-error"' in body
     good = client.post("/account/contacts", data={
         "csrf_token": token, "phone": "0912345678", "email": "moi@example.vn",
         "province": "1", "commune": "70", "street": "1 Tràng Tiền"})
@@ -180,5 +182,6 @@ def test_cookies_are_secure_when_the_issuer_is_https(backend, db, store, tmp_pat
                        headers={"Referer": "https://id.danang.example/signin"})
     assert resp.status_code == 303
     cookies = resp.headers.getlist("Set-Cookie")
-    assert cookies and all("Secure" in c for c in cookies)
+    assert cookies
+    assert all("Secure" in c for c in cookies)
     assert "max-age" in resp.headers["Strict-Transport-Security"]
