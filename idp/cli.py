@@ -147,24 +147,30 @@ def clients() -> None:
 @click.option("--sector-identifier", default=None,
               help="Pairwise sector (default: the redirect URIs' host).")
 @click.option("--client-id", default=None, help="Choose the client_id (default: random).")
+@click.option("--purposes", "purposes_file", default=None, type=click.File("r", encoding="utf-8"),
+              help="JSON file: per claim, the purpose (vi, en) and whether it is required.")
 def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
                 scope: str, auth_method: str, id_token_alg: str, sector_identifier: str | None,
-                client_id: str | None) -> None:
+                client_id: str | None, purposes_file: Any) -> None:
     """Register a portal; print JSON with client_id and (once) client_secret."""
     from idp.oauth.clients import RegistrationError, describe, register_portal
 
     settings = _settings()
+    purposes = _read_json(purposes_file) if purposes_file else None
     with _session(settings) as session:
         try:
             reg = register_portal(
                 session, name=name, redirect_uris=list(redirect_uris),
                 post_logout_redirect_uris=list(logout_uris), scope=scope,
                 auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
-                sector_identifier=sector_identifier, client_id=client_id)
+                sector_identifier=sector_identifier, client_id=client_id, purposes=purposes)
         except RegistrationError as exc:
             _fail(str(exc))
         session.commit()
-        out = describe(reg.portal)
+        if not purposes:
+            click.echo("warning: no purposes declared: the portal receives only its `sub` "
+                       "until `idp clients purposes` declares why it needs each claim", err=True)
+        out = describe(reg.portal, session)
         if reg.client_secret:
             out["client_secret"] = reg.client_secret
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -176,8 +182,92 @@ def clients_list() -> None:
     from idp.oauth.clients import describe, list_portals
 
     with _session(_settings()) as session:
-        click.echo(json.dumps([describe(p) for p in list_portals(session)],
+        click.echo(json.dumps([describe(p, session) for p in list_portals(session)],
                               ensure_ascii=False, indent=2))
+
+
+@clients.command("purposes")
+@click.argument("client_id")
+@click.argument("purposes_file", type=click.File("r", encoding="utf-8"))
+def clients_purposes(client_id: str, purposes_file: Any) -> None:
+    """Declare why the portal needs each claim (FILE is JSON, '-' for stdin).
+
+    A change of any purpose text or of `required` publishes a new notice version; citizens
+    are asked again for the claims whose purpose changed.
+    """
+    from idp.oauth.clients import RegistrationError, declare_purposes
+
+    purposes = _read_json(purposes_file)
+    with _session(_settings()) as session:
+        try:
+            out = declare_purposes(session, client_id=client_id, purposes=purposes)
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _read_json(fh: Any) -> Any:
+    try:
+        return json.loads(fh.read(1_000_000))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail(f"{getattr(fh, 'name', 'input')} is not valid JSON: {exc}")
+
+
+@main.group()
+def receipts() -> None:
+    """Consent receipts."""
+
+
+@receipts.command("verify")
+@click.argument("receipt_file", type=click.File("r", encoding="utf-8"))
+@click.option("--jwks", "jwks_source", default=None,
+              help="JWKS file or URL (default: the keys this provider publishes).")
+def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
+    """Check a consent receipt's signature and print what it proves."""
+    from idp.consent.receipts import ReceiptError, verify_receipt
+
+    token = receipt_file.read(100_000)
+    if jwks_source is None:
+        from idp.consent.receipts import public_jwks
+
+        with _session(_settings()) as session:
+            jwks = public_jwks(session)
+    elif jwks_source.startswith(("http://", "https://")):
+        import requests
+
+        try:
+            jwks = requests.get(jwks_source, timeout=10).json()
+        except (requests.RequestException, ValueError) as exc:
+            _fail(f"cannot fetch the JWKS: {exc.__class__.__name__}")
+    else:
+        try:
+            with open(jwks_source, encoding="utf-8") as fh:
+                jwks = json.load(fh)
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot read the JWKS file: {exc}")
+    try:
+        payload = verify_receipt(token, jwks)
+    except ReceiptError as exc:
+        click.echo(f"INVALID: {exc}", err=True)
+        sys.exit(1)
+    granted = [c["claim"] for c in payload["claims"] if c.get("granted")]
+    declined = [c["claim"] for c in payload["claims"] if not c.get("granted")]
+    notice = payload.get("notice") or {}
+    click.echo("VALID consent receipt, signed by the provider's published key.")
+    click.echo(f"  receipt:   {payload['jti']}")
+    click.echo(f"  issuer:    {payload['iss']}")
+    click.echo(f"  time:      {payload.get('time')}")
+    click.echo(f"  action:    {payload['action']}")
+    click.echo(f"  portal:    {payload.get('portal_name')} (client_id {payload['client_id']})")
+    click.echo(f"  citizen:   pairwise subject {payload['sub']}")
+    click.echo(f"  notice:    version {notice.get('version')}, sha256 {notice.get('hash')}")
+    click.echo(f"  granted:   {', '.join(granted) or '-'}")
+    click.echo(f"  declined:  {', '.join(declined) or '-'}")
+    for c in payload["claims"]:
+        purpose = c.get("purpose", {})
+        click.echo(f"    {c['claim']}: {purpose.get('en') or purpose.get('vi') or ''}"
+                   f"{' (required)' if c.get('required') else ''}")
 
 
 @main.group()
@@ -228,6 +318,40 @@ def citizens_add() -> None:
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+def _purpose(vi: str, en: str, required: bool) -> dict[str, Any]:
+    return {"purpose": {"vi": vi, "en": en}, "required": required}
+
+
+DEMO_PURPOSES: dict[str, dict[str, Any]] = {
+    "land": {
+        "name": _purpose("Để điền sẵn tên chủ sử dụng đất trong hồ sơ đăng ký đất đai",
+                         "To pre-fill the land user's name in the land registration file", True),
+        "birthdate": _purpose("Để xác minh chủ sử dụng đất đã đủ tuổi thành niên",
+                              "To check that the land user is an adult", True),
+        "gender": _purpose("Để điền sẵn hồ sơ đăng ký đất đai",
+                           "To pre-fill the land registration file", False),
+        "cccd": _purpose("Để đối chiếu với sổ địa chính (giấy chứng nhận quyền sử dụng đất)",
+                         "To match the land register (land use right certificates)", True),
+        "address": _purpose("Để gửi thông báo về hồ sơ đến nơi ở của bạn",
+                            "To send notices about the file to your home", False),
+    },
+    "business": {
+        "name": _purpose("Để điền sẵn tên người đăng ký kinh doanh",
+                         "To pre-fill the name of the business applicant", True),
+        "birthdate": _purpose("Để xác minh người đăng ký đủ điều kiện về độ tuổi",
+                              "To check the applicant's age eligibility", True),
+        "gender": _purpose("Để thống kê giới của chủ hộ kinh doanh",
+                           "For statistics on business owners' gender", False),
+        "email": _purpose("Để gửi giấy phép kinh doanh điện tử cho bạn",
+                          "To send you the electronic business licence", False),
+        "phone_number": _purpose("Để liên hệ khi hồ sơ cần bổ sung",
+                                 "To contact you when the file needs more documents", False),
+        "address": _purpose("Để ghi địa chỉ liên lạc trên giấy phép",
+                            "To print the contact address on the licence", False),
+    },
+}
+
+
 @main.command()
 @click.option("--base-port", default=5001, show_default=True, type=click.IntRange(1, 65000))
 def demo(base_port: int) -> None:
@@ -244,7 +368,7 @@ def demo(base_port: int) -> None:
         ("demo-land", "Cổng Đăng ký đất đai Đà Nẵng", "land", base_port,
          "openid profile address cccd"),
         ("demo-business", "Cổng Cấp phép kinh doanh Đà Nẵng", "business", base_port + 1,
-         "openid profile email phone"),
+         "openid profile email phone address"),
     ]
     out: dict[str, Any] = {}
     with _session(settings) as session:
@@ -256,7 +380,7 @@ def demo(base_port: int) -> None:
                     session, name=name, redirect_uris=[f"{base}/callback"],
                     post_logout_redirect_uris=[f"{base}/"], scope=scope,
                     auth_method="client_secret_basic", client_id=client_id,
-                    sector_identifier=f"{key}.demo")
+                    sector_identifier=f"{key}.demo", purposes=DEMO_PURPOSES[key])
                 secret = reg.client_secret
             elif existing.get(key, {}).get("client_secret"):
                 secret = existing[key]["client_secret"]

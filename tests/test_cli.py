@@ -43,12 +43,12 @@ def test_clients_add_prints_secret_once_and_list_never(migrated):
                  "--post-logout-redirect-uri", "https://thue.example.vn/",
                  "--scope", "openid profile email", "--auth-method", "client_secret_post")
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["client_secret"]
     assert out["client_id"]
     assert out["redirect_uris"] == ["https://thue.example.vn/cb", "https://thue.example.vn/cb2"]
     assert out["token_endpoint_auth_method"] == "client_secret_post"
-    listed = json.loads(run(migrated, "clients", "list").output)
+    listed = json.loads(run(migrated, "clients", "list").stdout)
     mine = [p for p in listed if p["client_id"] == out["client_id"]]
     assert mine
     assert "client_secret" not in mine[0]
@@ -59,7 +59,7 @@ def test_public_client_gets_no_secret(migrated):
     result = run(migrated, "clients", "add", "--name", "App", "--redirect-uri",
                  "http://127.0.0.1:8000/cb", "--auth-method", "none")
     assert result.exit_code == 0
-    assert "client_secret" not in json.loads(result.output)
+    assert "client_secret" not in json.loads(result.stdout)
 
 
 @pytest.mark.parametrize("args", [
@@ -82,7 +82,7 @@ def test_citizens_add_from_json(migrated):
     data = profile_data()
     result = run(migrated, "citizens", "add", stdin=json.dumps(data))
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["id"]
     assert "/set-password/" in out["set_password_url"]
     # One CCCD, one account.

@@ -26,6 +26,110 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 SUPPORTED_SCOPES = tuple(SCOPE_CLAIMS)
 
+# The units a citizen consents to, each with the OIDC claims it releases. A citizen agrees
+# to "my name" (all its parts), not to ``middle_name`` alone; portals declare a purpose
+# per item.
+CLAIM_ITEMS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "family_name", "middle_name", "given_name", "updated_at"),
+    "birthdate": ("birthdate",),
+    "gender": ("gender",),
+    "email": ("email", "email_verified"),
+    "phone_number": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
+    "cccd": ("cccd",),
+}
+
+SCOPE_ITEMS: dict[str, tuple[str, ...]] = {
+    "profile": ("name", "birthdate", "gender"),
+    "email": ("email",),
+    "phone": ("phone_number",),
+    "address": ("address",),
+    "cccd": ("cccd",),
+}
+
+_ITEM_OF_CLAIM = {claim: item for item, claims in CLAIM_ITEMS.items() for claim in claims}
+
+# Targets of the OIDC Core §5.5 ``claims`` request parameter.
+CLAIMS_TARGETS = ("id_token", "userinfo")
+
+
+def item_of(claim: str) -> str | None:
+    """Return the consent item a claim belongs to, or None for protocol claims."""
+    return _ITEM_OF_CLAIM.get(claim)
+
+
+def claims_of_items(items: set[str] | frozenset[str]) -> set[str]:
+    """Return the OIDC claim names the given consent items release."""
+    names: set[str] = set()
+    for item in items:
+        names.update(CLAIM_ITEMS.get(item, ()))
+    return names
+
+
+class ClaimsRequestError(ValueError):
+    """The ``claims`` parameter is not a JSON object of the §5.5 shape."""
+
+
+def parse_claims_request(value: object) -> dict[str, dict[str, bool]]:
+    """Parse the ``claims`` parameter to {target: {claim: essential}}; unknown claims ignored.
+
+    OIDC Core §5.5: members other than ``id_token`` and ``userinfo`` and claims the
+    provider does not understand are ignored; a malformed value is an invalid request.
+    """
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, str) or len(value) > 4096:
+        raise ClaimsRequestError("'claims' must be a JSON object")
+    import json
+
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise ClaimsRequestError("'claims' is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ClaimsRequestError("'claims' must be a JSON object")
+    out: dict[str, dict[str, bool]] = {}
+    for target in CLAIMS_TARGETS:
+        members = data.get(target)
+        if members is None:
+            continue
+        if not isinstance(members, dict):
+            raise ClaimsRequestError(f"'claims.{target}' must be a JSON object")
+        wanted: dict[str, bool] = {}
+        for claim, spec in members.items():
+            if spec is not None and not isinstance(spec, dict):
+                raise ClaimsRequestError(f"'claims.{target}.{claim}' must be null or an object")
+            if item_of(claim) is None:
+                continue
+            wanted[claim] = bool(spec and spec.get("essential") is True)
+        out[target] = wanted
+    return out
+
+
+def requested_items(scopes: set[str] | frozenset[str],
+                    claims_request: dict[str, dict[str, bool]]) -> set[str]:
+    """Return the consent items an authorization request asks for (scopes and claims)."""
+    items: set[str] = set()
+    for scope in scopes:
+        items.update(SCOPE_ITEMS.get(scope, ()))
+    for members in claims_request.values():
+        items.update(i for i in (item_of(c) for c in members) if i)
+    return items
+
+
+def essential_items(claims_request: dict[str, dict[str, bool]]) -> set[str]:
+    """Return the items holding a claim requested with ``essential: true``."""
+    return {i for members in claims_request.values() for c, ess in members.items()
+            if ess and (i := item_of(c))}
+
+
+def requested_claims(scopes: set[str] | frozenset[str],
+                     claims_request: dict[str, dict[str, bool]], target: str) -> set[str]:
+    """Return the claim names requested for one target (scope claims go to both)."""
+    names = claims_for_scopes(scopes) - {"sub"}
+    names.update(claims_request.get(target, {}))
+    return names
+
 
 def claims_for_scopes(scopes: set[str] | frozenset[str]) -> set[str]:
     """Return the claim names the given scopes release."""

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import events
+from idp.consent import service as consent
 from idp.oauth.claims import SUPPORTED_SCOPES
 from idp.oauth.models import Portal, digest
 
@@ -58,8 +59,19 @@ def register_portal(
     id_token_signed_response_alg: str = "RS256",
     sector_identifier: str | None = None,
     client_id: str | None = None,
+    purposes: dict | None = None,
 ) -> Registered:
-    """Register a portal; return it with its one-time secret. Raises RegistrationError."""
+    """Register a portal; return it with its one-time secret. Raises RegistrationError.
+
+    ``purposes`` declares, per claim item, why the portal needs it and whether it is
+    required (see ``consent.service.validate_purposes``); undeclared claims are never
+    released to the portal.
+    """
+    if purposes is not None:
+        try:
+            purposes = consent.validate_purposes(purposes)
+        except consent.PurposeError as exc:
+            raise RegistrationError("purposes", str(exc)) from None
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise RegistrationError("name", "must be 1 to 200 characters")
@@ -107,8 +119,23 @@ def register_portal(
         raise RegistrationError("client_id", "is already registered")
     db.add(portal)
     db.flush()
+    if purposes:
+        consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
     events.emit("portal.registered", portal_id=portal.id, client_id=portal.client_id)
     return Registered(portal, secret)
+
+
+def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[str, object]:
+    """Publish a portal's purposes (a new notice version if anything changed)."""
+    portal = db.scalar(select(Portal).where(Portal.client_id == client_id))
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    try:
+        notice = consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
+    except consent.PurposeError as exc:
+        raise RegistrationError("purposes", str(exc)) from None
+    return {"client_id": client_id, "notice_version": notice.version, "notice_hash": notice.hash,
+            "purposes": notice.purposes}
 
 
 def rotate_secret(db: Session, *, client_id: str) -> str:
@@ -144,9 +171,14 @@ def list_portals(db: Session) -> list[Portal]:
     return list(db.scalars(select(Portal).order_by(Portal.created_at)).all())
 
 
-def describe(portal: Portal) -> dict[str, object]:
+def describe(portal: Portal, db: Session | None = None) -> dict[str, object]:
     """Return the portal's public registration data (never the secret)."""
-    return {"client_id": portal.client_id, **portal.client_metadata,
+    extra: dict[str, object] = {}
+    if db is not None:
+        notice = consent.current_notice(db, portal.id)
+        extra = {"notice_version": notice.version if notice else None,
+                 "purposes": notice.purposes if notice else {}}
+    return {"client_id": portal.client_id, **portal.client_metadata, **extra,
             "sector_identifier": portal.sector_identifier,
             "created_at": portal.created_at.isoformat() if portal.created_at else None,
             "disabled": portal.disabled_at is not None}

@@ -24,7 +24,7 @@ from idp.citizens import service as citizens
 from idp.consent import service as consent
 from idp.db import get_db
 from idp.oauth import tokens
-from idp.oauth.claims import filter_claims, pairwise_subject
+from idp.oauth.claims import claims_of_items, pairwise_subject, requested_claims
 from idp.oauth.models import Portal, Token, digest
 
 # RFC 8176 authentication method reference and our level-of-assurance values.
@@ -48,6 +48,8 @@ class Principal:
     sid: str | None = None
     #: Scopes this authorization may carry (requested ∩ granted); None = as requested.
     scopes: frozenset[str] | None = None
+    #: The parsed OIDC Core §5.5 ``claims`` request: {target: {claim: essential}}.
+    claims_request: dict[str, dict[str, bool]] | None = None
 
     def get_user_id(self) -> str:
         """Return the citizen's internal id (authlib's user interface)."""
@@ -63,10 +65,24 @@ def subject_for(citizen_id: str, portal: Portal) -> str:
     )
 
 
-def user_claims(principal: Principal, scope: str) -> UserInfo:
-    """Return ``sub`` plus the claims of the granted scopes, nothing more."""
-    granted = set((scope or "").split())
-    claims = filter_claims(citizens.profile_claims(principal.citizen), granted)
+def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
+    """Return ``sub`` plus exactly the requested claims the citizen still grants.
+
+    Requested = the scopes' claims plus the ``claims`` parameter's members for this
+    target; granted = the consent items live right now (a withdrawal counts at once)
+    that the portal's current notice declares. The release is logged (names only).
+    """
+    db = get_db()
+    requested = requested_claims(set((scope or "").split()), principal.claims_request or {},
+                                 target)
+    notice = consent.current_notice(db, principal.portal.id)
+    declared = set(notice.purposes) if notice else set()
+    allowed = claims_of_items(consent.granted_items(db, principal.grant_id) & declared)
+    values = citizens.profile_claims(principal.citizen)
+    claims = {k: v for k, v in values.items() if k in requested and k in allowed}
+    consent.log_release(db, citizen_id=principal.citizen.id, portal_id=principal.portal.id,
+                        grant_id=principal.grant_id, channel=target,
+                        claims=["sub", *claims])
     return UserInfo(sub=subject_for(principal.citizen.id, principal.portal), **claims)
 
 
@@ -161,11 +177,7 @@ class OpenIDCode(_OpenIDCode):
         return claims
 
     def generate_user_info(self, user: Principal, scope: str) -> UserInfo:
-        info = user_claims(user, scope)
-        # Every release of personal data is an event (names only, never values).
-        events.emit("claims.released", channel="id_token", portal_id=user.portal.id,
-                    grant_id=user.grant_id, claims=" ".join(sorted(info)))
-        return info
+        return user_claims(user, scope, "id_token")
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -204,6 +216,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "sid": principal.sid,
             "code_challenge": data.get("code_challenge"),
             "code_challenge_method": data.get("code_challenge_method"),
+            "claims_request": principal.claims_request or {},
         }
         settings = runtime.settings()
         store = runtime.store()
@@ -256,6 +269,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             grant_id=data["grant_id"],
             chain_id=data["chain_id"],
             sid=data.get("sid"),
+            claims_request=data.get("claims_request") or {},
         )
 
 
@@ -301,6 +315,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             acr=refresh_token.acr or ACR_PASSWORD,
             grant_id=refresh_token.grant_id,
             chain_id=refresh_token.chain_id,
+            claims_request=refresh_token.claims_request or {},
         )
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

@@ -8,6 +8,8 @@ from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from idp import runtime
+from idp.consent import service as consent
+from idp.db import get_db
 from idp.oauth.grants import subject_for
 from idp.oauth.models import Token
 from idp.oauth.validation import live_token
@@ -51,6 +53,9 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         portal = token._portal
         kind = getattr(token, "_kind", "access_token")
         exp = token.access_expires_at if kind == "access_token" else token.refresh_expires_at
+        # The pairwise subject is personal data too: the release is logged.
+        consent.log_release(get_db(), citizen_id=token.citizen_id, portal_id=portal.id,
+                            grant_id=token.grant_id, channel="introspection", claims=["sub"])
         return {
             "active": True,
             "scope": token.scope,

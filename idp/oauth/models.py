@@ -127,6 +127,8 @@ class Token(Base, TokenMixin):
     auth_time: Mapped[int | None] = mapped_column(Integer)
     acr: Mapped[str | None] = mapped_column(String(40))
     amr: Mapped[list[str] | None] = mapped_column(JSON)
+    # The OIDC Core §5.5 ``claims`` request, parsed: {target: {claim: essential}}.
+    claims_request: Mapped[dict | None] = mapped_column(JSON)
 
     # -- authlib TokenMixin ---------------------------------------------------
     def check_client(self, client: Portal) -> bool:

@@ -85,6 +85,7 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
         auth_time=principal.auth_time,
         acr=principal.acr,
         amr=list(principal.amr),
+        claims_request=principal.claims_request or None,
         refresh_ttl=runtime.settings().refresh_token_ttl,
     )
 

@@ -28,6 +28,7 @@ def save_token(
     acr: str | None,
     amr: list[str] | None,
     refresh_ttl: int,
+    claims_request: dict | None = None,
 ) -> Token:
     """Persist a freshly generated token response (hashes only)."""
     now = utcnow()
@@ -46,6 +47,7 @@ def save_token(
         auth_time=auth_time,
         acr=acr,
         amr=amr,
+        claims_request=claims_request,
     )
     db.add(row)
     db.flush()

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc import core as oidc
 from flask import request
 
-from idp import events, keys, runtime
+from idp import keys, runtime
 from idp.db import get_db
 from idp.oauth.grants import Principal, user_claims
 from idp.oauth.models import Token
@@ -70,11 +70,9 @@ class UserInfoEndpoint(oidc.UserInfoEndpoint):
         principal = Principal(
             citizen=user, portal=token._portal, auth_time=token.auth_time or 0,
             amr=list(token.amr or []), acr=token.acr or "", grant_id=token.grant_id,
+            claims_request=token.claims_request or {},
         )
-        info = user_claims(principal, scope)
-        events.emit("claims.released", channel="userinfo", portal_id=token.portal_id,
-                    grant_id=token.grant_id, claims=" ".join(sorted(info)))
-        return info
+        return user_claims(principal, scope, "userinfo")
 
     def resolve_private_key(self) -> Any:
         return keys.private_key_set(get_db())

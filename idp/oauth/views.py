@@ -27,9 +27,11 @@ from idp.consent import service as consent
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
 from idp.oauth import interaction as flow
+from idp.oauth.claims import ClaimsRequestError
 from idp.oauth.discovery import metadata
 from idp.oauth.grants import ACR_PASSWORD, Principal, subject_for
 from idp.oauth.models import Portal
+from idp.oauth.policy import consent_needs
 from idp.web import browser_binding, current_sso
 
 bp = Blueprint("oauth", __name__)
@@ -223,31 +225,28 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
             return _park(params, flow.LOGIN_PENDING, login_checks, None, inter,
                          "citizens.signin")
 
-        requested = set(grant.request.scope.split())
-        live = consent.live_grant(db, citizen_id=citizen.id, portal_id=portal.id)
-        granted = live.scopes if live else frozenset()
-        # OIDC Core §11: offline_access only with prompt=consent (or consent given before).
-        if "offline_access" in requested and "consent" not in prompts and (
-                "offline_access" not in granted):
-            requested.discard("offline_access")
-        consent_checks: list[str] = []
-        if requested - granted - {"openid"}:
-            consent_checks.append("claims_not_granted")
-        if "consent" in prompts and not (inter and inter.consent_done):
-            consent_checks.append("prompt_consent")
-        if consent_checks:
+        try:
+            needs = consent_needs(db, citizen_id=citizen.id, portal=portal, params=params,
+                                  consent_done=bool(inter and inter.consent_done))
+        except ClaimsRequestError as exc:
+            raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
+        if not needs.satisfied:
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=redirect_uri)
-            return _park(params, flow.CONSENT_PENDING, consent_checks, citizen.id, inter,
-                         "consent.consent_page")
+            return _park(params, flow.CONSENT_PENDING, list(needs.prompt.checks), citizen.id,
+                         inter, "consent.consent_page")
         if inter is not None:
             if flow.take(store, inter) is None:
                 raise InteractionExpired(detail="interaction taken twice")
-        grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id)
+        grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id,
+                                         notice=needs.notice)
+        plain = set(consent.PLAIN_SCOPES)
+        scopes = {s for s in needs.scopes if s not in plain} | (
+            needs.scopes & (grant_row.scopes | {"openid"}))
         principal = Principal(
             citizen=citizen, portal=portal, auth_time=sso.auth_time, amr=list(sso.amr),
             acr=sso.acr or ACR_PASSWORD, grant_id=grant_row.id, sid=sso.sid,
-            scopes=frozenset(requested & (grant_row.scopes | {"openid"})),
+            scopes=frozenset(scopes), claims_request=needs.claims_request,
         )
         db.commit()
     except OAuth2Error as error:

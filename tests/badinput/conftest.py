@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.support.factories import PASSWORD, make_citizen, make_portal, profile_data
-from tests.support.useragent import pkce_pair
+from tests.support.useragent import checked_claims, pkce_pair
 
 # -- hypothesis ---------------------------------------------------------------------
 
@@ -265,7 +265,8 @@ def run_authorization(client: Any, portal: PortalInfo, citizen: CitizenInfo,
             assert inter
             resp = client.post("/consent", data={"csrf_token": csrf_from(resp),
                                                  "interaction": inter.group(1),
-                                                 "decision": "approve"})
+                                                 "decision": "approve",
+                                                 "claim": checked_claims(body_of(resp))})
             continue
         raise AssertionError(f"stuck on {path}: {resp.status_code}")
     raise AssertionError("too many steps")

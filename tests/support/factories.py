@@ -74,6 +74,17 @@ def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
         "auth_method": "client_secret_basic",
     }
     kw.update(overrides)
+    if "purposes" not in kw:
+        kw["purposes"] = default_purposes(kw["scope"])
     reg = register_portal(db, **kw)
     db.flush()
     return reg.portal, reg.client_secret
+
+
+def default_purposes(scope: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Declare a purpose for every claim item the scopes can ask for."""
+    from idp.oauth.claims import SCOPE_ITEMS
+
+    items = [i for s in scope.split() for i in SCOPE_ITEMS.get(s, ())]
+    return {i: {"purpose": {"vi": f"Mục đích thử nghiệm: {i}", "en": f"Test purpose: {i}"},
+                "required": i in required} for i in items}

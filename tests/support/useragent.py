@@ -18,6 +18,17 @@ import requests
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
+_CHECKBOX = re.compile(r'<input type="checkbox" name="claim" value="([^"]+)"([^>]*)>')
+
+
+def checked_claims(html: str) -> list[str]:
+    """Return the claim checkboxes a browser would submit as they are (ticked)."""
+    return [value for value, rest in _CHECKBOX.findall(html) if " checked" in rest]
+
+
+def shown_claims(html: str) -> list[str]:
+    """Return every claim checkbox on a consent page."""
+    return [value for value, _ in _CHECKBOX.findall(html)]
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -50,6 +61,7 @@ class UserAgent:
     def __init__(self, issuer: str):
         self.issuer = issuer
         self.http = requests.Session()
+        self.consent_pages: list[str] = []
 
     def auth_url(self, **params: Any) -> str:
         """Return an authorization URL with the given parameters."""
@@ -58,6 +70,7 @@ class UserAgent:
     def authorize(self, url: str | None = None, *, method: str = "GET",
                   data: dict[str, Any] | None = None, identifier: str | None = None,
                   password: str | None = None, consent: str | None = "approve",
+                  untick: set[str] | frozenset[str] = frozenset(),
                   max_steps: int = 12) -> Outcome:
         """Run an authorization request to its end; sign in and consent when asked."""
         pages: list[str] = []
@@ -89,7 +102,9 @@ class UserAgent:
             if path == "/consent" and resp.status_code == 200:
                 if consent is None:
                     raise AssertionError("consent page shown but no decision given")
-                resp = self.post_form(resp, "/consent", decision=consent)
+                self.consent_pages.append(resp.text)
+                ticked = [c for c in checked_claims(resp.text) if c not in untick]
+                resp = self.post_form(resp, "/consent", decision=consent, claim=ticked)
                 continue
             raise AssertionError(f"stuck on {path} with status {resp.status_code}")
         raise AssertionError("too many steps")
