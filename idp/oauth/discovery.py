@@ -32,7 +32,7 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         ],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,

@@ -47,6 +47,7 @@ KEPT_PARAMS = (
     "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
     "code_challenge", "code_challenge_method", "prompt", "max_age", "ui_locales",
     "claims_locales", "id_token_hint", "login_hint", "acr_values", "display", "response_mode",
+    "claims",
 )
 
 

@@ -55,7 +55,7 @@ def test_discovery_is_honest(live: Any, rp: RP) -> None:
     assert meta["subject_types_supported"] == ["pairwise"]
     assert meta["request_parameter_supported"] is False
     assert meta["request_uri_parameter_supported"] is False
-    assert meta["claims_parameter_supported"] is False
+    assert meta["claims_parameter_supported"] is True
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert "none" not in meta["id_token_signing_alg_values_supported"]
     jwks = rp.jwks()

@@ -120,15 +120,16 @@ def test_oidcc_claims_essential(rp: RP, ua: UserAgent, citizen: dict[str, Any]) 
     claim as essential (in the userinfo [...]), and the OP must return a successful result.
     A warning is raised if the OP fails to return a value for the name claim."
 
-    The provider does not support the claims parameter (claims_parameter_supported is
-    false) and releases only what the citizen granted per scope: the request succeeds, and
-    ``name`` — never consented, scope being only openid — is not released (the suite's
-    warning, by design). EnsureIdTokenDoesNotContainName holds too.
+    The provider supports the claims parameter (OIDC Core §5.5): ``name`` requested as
+    essential for userinfo is put before the citizen on the consent page (as required),
+    then released at userinfo only — the ID token does not carry it
+    (EnsureIdTokenDoesNotContainName).
     """
-    assert rp.config["claims_parameter_supported"] is False
+    assert rp.config["claims_parameter_supported"] is True
     claims = json.dumps({"userinfo": {"name": {"essential": True}}})
     _, out, tokens = rp.code_flow(ua, citizen, claims=claims)
-    assert out.pages == ["/signin"], "nothing to consent to: the claims parameter is ignored"
+    assert out.pages == ["/signin", "/consent"]
+    assert 'value="name"' in ua.consent_pages[-1]
     assert "name" not in tokens.claims
     info = rp.userinfo_claims(tokens)
-    assert set(info) == {"sub"}
+    assert info["name"].startswith(citizen["profile"]["family_name"])
