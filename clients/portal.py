@@ -4,6 +4,19 @@ This is what a portal developer copies: discovery, PKCE S256, state and nonce, I
 validated against the provider's JWKS, then userinfo. Nothing here is specific to our
 provider beyond its issuer URL and the client credentials it issued.
 
+Three habits worth copying:
+
+- **Ask again on every page, do not cache personal data.** The citizen can withdraw their
+  consent at any time from the provider; withdrawal kills the portal's tokens at once.
+  So "/" calls userinfo with the stored access token on every load, and a 401
+  (``invalid_token``, RFC 6750 §3.1) means: forget the citizen and say why.
+- **Ask for little, then more when needed (incremental consent).** The configured
+  ``scope`` is what sign-in asks for; ``extra_scope`` lists scopes the portal is
+  registered for but asks only when the citizen wants a service that needs them
+  ("share more data"). The consent page then shows only the new claims.
+- **Show claims as people read them**: the ``address`` claim is an object (OIDC Core
+  §5.1.1); show its ``formatted`` member.
+
 Run one with ``python -m clients.portal land`` (or ``business``) after ``idp demo``.
 """
 
@@ -16,14 +29,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from authlib.integrations.base_client import InvalidTokenError
 from authlib.integrations.flask_client import OAuth, OAuthError
 from flask import Flask, redirect, render_template, request, session, url_for
 
+# What the portal keeps of a token response: enough to call userinfo, nothing more.
+# (A portal that asks offline_access would also keep the refresh token, server-side.)
+TOKEN_FIELDS = ("access_token", "token_type", "expires_at", "scope")
+
+
+def show_claim(value: Any) -> str:
+    """Return a claim value as a person reads it (the address object as one line)."""
+    if isinstance(value, dict):
+        if value.get("formatted"):
+            return str(value["formatted"])
+        return ", ".join(str(v) for v in value.values() if v)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if value is None:
+        return ""
+    return str(value)
+
 
 def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
-                      client_secret: str | None, scope: str, secret_key: str | None = None,
-                      metadata_url: str | None = None) -> Flask:
-    """Build one portal app for the given client registration."""
+                      client_secret: str | None, scope: str, extra_scope: str = "",
+                      secret_key: str | None = None, metadata_url: str | None = None) -> Flask:
+    """Build one portal app for the given client registration.
+
+    ``scope`` is asked at sign-in; ``extra_scope`` (optional) are further scopes the
+    portal is registered for and asks later, through "share more data".
+    """
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key or secrets.token_urlsafe(32),
@@ -32,6 +67,11 @@ def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.add_template_filter(show_claim, "claim")
+    default_scopes = scope.split()
+    extra_scopes = [s for s in extra_scope.split() if s not in default_scopes]
+    allowed_scopes = set(default_scopes) | set(extra_scopes)
+
     oauth = OAuth(app)
     oauth.register(
         "idp",
@@ -41,14 +81,59 @@ def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
         client_kwargs={"scope": scope, "code_challenge_method": "S256"},
     )
 
+    def fetch_userinfo(token: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the citizen's claims from userinfo, or None if the token is dead.
+
+        A dead token (401 ``invalid_token``: consent withdrawn, signed out, cut off by an
+        administrator, or simply expired) means the portal must forget the citizen.
+        """
+        userinfo_url = oauth.idp.load_server_metadata()["userinfo_endpoint"]
+        try:
+            resp = oauth.idp.get(userinfo_url, token=token)
+        except InvalidTokenError:  # expired, and we keep no refresh token
+            return None
+        if resp.status_code == 401:
+            return None
+        resp.raise_for_status()
+        return resp.json()
+
+    def more_scope() -> str | None:
+        """Return the scope for "share more data", or None if nothing more to ask."""
+        granted = set(session.get("token", {}).get("scope", "").split())
+        if not extra_scopes or set(extra_scopes) <= granted:
+            return None
+        return " ".join(default_scopes + extra_scopes)
+
+    def page(*, status: int = 200, **context: Any) -> Any:
+        context.setdefault("user", None)
+        context.setdefault("userinfo", {})
+        context.setdefault("error", None)
+        context.setdefault("more_scope", None)
+        context.setdefault("withdrawn", False)
+        return render_template("portal.html", name=name, **context), status
+
     @app.get("/")
     def home() -> Any:
-        return render_template("portal.html", name=name, user=session.get("user"),
-                               userinfo=session.get("userinfo"), error=request.args.get("error"))
+        error = request.args.get("error")
+        user = session.get("user")
+        if user is None:
+            return page(error=error)
+        userinfo = fetch_userinfo(session["token"])
+        # OIDC Core §5.3.2: userinfo must be about the same subject as the ID token.
+        if userinfo is None or userinfo.get("sub") != user["sub"]:
+            session.clear()
+            return page(withdrawn=True)
+        return page(user=user, userinfo=userinfo, error=error, more_scope=more_scope())
 
     @app.get("/login")
     def login() -> Any:
+        # /login?scope=... asks for other scopes than the default (incremental consent),
+        # only among those this portal is configured for.
+        asked = request.args.get("scope", scope).split()
+        if "openid" not in asked or not set(asked) <= allowed_scopes:
+            return page(error="invalid_scope", status=400)
         return oauth.idp.authorize_redirect(url_for("callback", _external=True),
+                                            scope=" ".join(dict.fromkeys(asked)),
                                             ui_locales=request.args.get("lang", "vi"))
 
     @app.get("/callback")
@@ -59,8 +144,9 @@ def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
             token = oauth.idp.authorize_access_token()
         except OAuthError as exc:
             return redirect(url_for("home", error=exc.error))
+        session.clear()  # a new sign-in replaces whatever the session held
         session["user"] = dict(token["userinfo"])  # the validated ID token's claims
-        session["userinfo"] = dict(oauth.idp.userinfo(token=token))
+        session["token"] = {k: token[k] for k in TOKEN_FIELDS if k in token}
         return redirect(url_for("home"))
 
     @app.post("/logout")
@@ -77,7 +163,7 @@ def from_demo_file(key: str, data_dir: str | None = None) -> Flask:
     conf = json.loads((folder / "demo-portals.json").read_text(encoding="utf-8"))[key]
     return create_portal_app(key=key, name=conf["name"], issuer=conf["issuer"],
                              client_id=conf["client_id"], client_secret=conf["client_secret"],
-                             scope=conf["scope"])
+                             scope=conf["scope"], extra_scope=conf.get("extra_scope", ""))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -157,6 +157,8 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[st
 
     settings = _settings()
     purposes = _read_json(purposes_file) if purposes_file else None
+    if purposes_file and not isinstance(purposes, dict):
+        _fail("purposes must be a JSON object keyed by claim")
     with _session(settings) as session:
         try:
             reg = register_portal(
@@ -237,7 +239,9 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
         import requests
 
         try:
-            jwks = requests.get(jwks_source, timeout=10).json()
+            resp = requests.get(jwks_source, timeout=10)
+            resp.raise_for_status()
+            jwks = resp.json()
         except (requests.RequestException, ValueError) as exc:
             _fail(f"cannot fetch the JWKS: {exc.__class__.__name__}")
     else:
@@ -246,6 +250,9 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
                 jwks = json.load(fh)
         except (OSError, ValueError) as exc:
             _fail(f"cannot read the JWKS file: {exc}")
+    if not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)
+            and all(isinstance(k, dict) for k in jwks["keys"])):
+        _fail("the JWKS must be a JSON object with a 'keys' list of keys (RFC 7517 §5)")
     try:
         payload = verify_receipt(token, jwks)
     except ReceiptError as exc:
@@ -366,19 +373,20 @@ def demo(base_port: int) -> None:
     existing = json.loads(path.read_text()) if path.exists() else {}
     portals = [
         ("demo-land", "Cổng Đăng ký đất đai Đà Nẵng", "land", base_port,
-         "openid profile address cccd"),
+         "openid profile address cccd", ""),
+        # Asks for contacts only when the citizen files an application (incremental consent).
         ("demo-business", "Cổng Cấp phép kinh doanh Đà Nẵng", "business", base_port + 1,
-         "openid profile email phone address"),
+         "openid profile address", "email phone"),
     ]
     out: dict[str, Any] = {}
     with _session(settings) as session:
-        for client_id, name, key, port, scope in portals:
+        for client_id, name, key, port, scope, extra_scope in portals:
             base = f"http://127.0.0.1:{port}"
             known = session.scalar(select(Portal).where(Portal.client_id == client_id))
             if known is None:
                 reg = register_portal(
                     session, name=name, redirect_uris=[f"{base}/callback"],
-                    post_logout_redirect_uris=[f"{base}/"], scope=scope,
+                    post_logout_redirect_uris=[f"{base}/"], scope=f"{scope} {extra_scope}",
                     auth_method="client_secret_basic", client_id=client_id,
                     sector_identifier=f"{key}.demo", purposes=DEMO_PURPOSES[key])
                 secret = reg.client_secret
@@ -387,7 +395,8 @@ def demo(base_port: int) -> None:
             else:
                 secret = rotate_secret(session, client_id=client_id)
             out[key] = {"client_id": client_id, "client_secret": secret, "name": name,
-                        "port": port, "scope": scope, "issuer": settings.issuer}
+                        "port": port, "scope": scope, "extra_scope": extra_scope,
+                        "issuer": settings.issuer}
         session.commit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False, indent=2))

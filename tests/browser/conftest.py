@@ -22,6 +22,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from clients.portal import create_portal_app
+from idp.cli import DEMO_PURPOSES
 
 CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("IDP_TEST_REQUIRE_BROWSER") == "1"
@@ -205,8 +206,18 @@ class Portal:
     name: str
     url: str
     client_id: str
+    app: Any
     _server: Any
     _thread: threading.Thread
+
+    def session_of(self, context: Any) -> dict[str, Any]:
+        """Return the portal's session as the browser context holds it (signed cookie)."""
+        cookie_name = self.app.config["SESSION_COOKIE_NAME"]
+        values = [c["value"] for c in context.cookies(self.url) if c["name"] == cookie_name]
+        if not values:
+            return {}
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        return dict(serializer.loads(values[0]))
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -214,27 +225,44 @@ class Portal:
         self._server.server_close()
 
 
-def start_portal(live: Any, key: str, name: str, sector: str) -> Portal:
-    """Start a demo portal on a free port and register it with its exact redirect URI."""
+def start_portal(live: Any, key: str, name: str, sector: str, *, scope: str = PORTAL_SCOPE,
+                 extra_scope: str = "", purposes: dict[str, Any] | None = None) -> Portal:
+    """Start a demo portal on a free port and register it with its exact redirect URI.
+
+    The portal is registered for ``scope`` plus ``extra_scope`` (asked later, through
+    "share more data"), with ``purposes`` (default: a test purpose per claim, none
+    required).
+    """
     dispatch = _Dispatch()
     server = make_server("127.0.0.1", 0, dispatch, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    reg = live.register_portal(name=name, redirect_uris=[f"{url}/callback"], scope=PORTAL_SCOPE,
-                               sector_identifier=sector)
-    dispatch.target = create_portal_app(key=key, name=name, issuer=live.url,
-                                        client_id=reg["client_id"],
-                                        client_secret=reg["client_secret"], scope=PORTAL_SCOPE)
+    registered = " ".join(dict.fromkeys(scope.split() + extra_scope.split()))
+    kw: dict[str, Any] = {} if purposes is None else {"purposes": purposes}
+    try:
+        reg = live.register_portal(name=name, redirect_uris=[f"{url}/callback"],
+                                   scope=registered, sector_identifier=sector, **kw)
+    except Exception:
+        server.server_close()
+        raise
+    app = create_portal_app(key=key, name=name, issuer=live.url, client_id=reg["client_id"],
+                            client_secret=reg["client_secret"], scope=scope,
+                            extra_scope=extra_scope)
+    dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name=f"portal-{key}", daemon=True)
     thread.start()
-    return Portal(key, name, url, reg["client_id"], server, thread)
+    return Portal(key, name, url, reg["client_id"], app, server, thread)
 
 
 @pytest.fixture(scope="session")
 def portals(browser: Any, live: Any) -> Iterator[tuple[Portal, Portal]]:
-    """Two demo portals (different clients, ports and pairwise sectors) on the provider."""
-    land = start_portal(live, "land", "Cổng đăng ký đất đai", "land.test")
+    """Two demo portals (different clients, ports and pairwise sectors) on the provider,
+    declaring the demo's purposes (``idp.cli.DEMO_PURPOSES``)."""
+    land = start_portal(live, "land", "Cổng đăng ký đất đai", "land.test",
+                        purposes=DEMO_PURPOSES["land"])
     try:
-        business = start_portal(live, "business", "Cổng đăng ký kinh doanh", "business.test")
+        # The business portal declares no purpose for `cccd`: it is never released to it.
+        business = start_portal(live, "business", "Cổng đăng ký kinh doanh", "business.test",
+                                purposes=DEMO_PURPOSES["business"])
     except Exception:
         land.stop()
         raise

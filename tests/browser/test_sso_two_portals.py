@@ -17,6 +17,17 @@ import pytest
 from playwright.sync_api import expect
 
 from idp.citizens.validation import communes
+from idp.cli import DEMO_PURPOSES
+from tests.browser.helpers import (
+    assert_clean,
+    assert_no_horizontal_scroll,
+    claim,
+    consent_items,
+    on_provider,
+    path_of,
+    sign_in_through_form,
+    wait_for_consent,
+)
 from tests.support.factories import PASSWORD, profile_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -25,34 +36,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 FAMILY, MIDDLE, GIVEN = "Trần", "Thị", "Ánh Tuyết"
 FULL_NAME = f"{FAMILY} {MIDDLE} {GIVEN}"  # Vietnamese order: family name first
 PROVINCE_DA_NANG = "48"
-
-
-def path_of(url: str) -> str:
-    """Return the path of a URL."""
-    return urlsplit(url).path
-
-
-def on_provider(live: Any, urls: list[str]) -> list[str]:
-    """Return the provider paths among the URLs, in order."""
-    return [path_of(u) for u in urls if u.startswith(live.url + "/")]
-
-
-def claim(page: Any, name: str, column: int = 2) -> str:
-    """Return a claim the portal shows (column 2: ID token, 3: userinfo)."""
-    return page.locator(f'#claims tr[data-claim="{name}"] td:nth-child({column})').inner_text()
-
-
-def assert_no_horizontal_scroll(page: Any) -> None:
-    """Fail if the page is wider than the viewport (it would scroll sideways on a phone)."""
-    width = page.evaluate("[document.scrollingElement.scrollWidth,"
-                          " document.scrollingElement.clientWidth]")
-    assert width[0] <= width[1], f"{page.url} scrolls sideways: scrollWidth/clientWidth {width}"
-
-
-def assert_clean(page: Any) -> None:
-    """Fail on any CSP violation or script error seen by the page."""
-    assert page.log.csp_violations() == []
-    assert page.log.errors == []
 
 
 def register_through_form(page: Any, data: dict[str, str]) -> None:
@@ -76,11 +59,17 @@ def register_through_form(page: Any, data: dict[str, str]) -> None:
     page.locator('form button[type="submit"]').last.click()
 
 
-def sign_in_through_form(page: Any, citizen: dict[str, Any]) -> None:
-    """Fill and submit the provider's sign-in form."""
-    page.fill("#identifier", citizen["identifier"])
-    page.fill("#password", citizen["password"])
-    page.locator('form button[type="submit"]').click()
+def assert_consent_lists(page: Any, portal_key: str, expected: list[str]) -> None:
+    """Assert the consent page lists exactly these claim items, each with its purpose."""
+    declared = DEMO_PURPOSES[portal_key]
+    items = consent_items(page)
+    assert [i["item"] for i in items] == expected
+    for shown in items:
+        spec = declared[shown["item"]]
+        assert shown["value"] == shown["item"]
+        assert shown["purpose"].endswith(spec["purpose"]["vi"]), shown  # page is in Vietnamese
+        assert shown["required"] is spec["required"], shown
+        assert shown["ticked"] is True, shown  # nothing is pre-cleared
 
 
 def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, portals):
@@ -100,13 +89,10 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     assert "interaction=" in page.url  # the authorization continues after registering
     register_through_form(page, data)
 
-    # The consent page for portal 1, listing what it asked for.
-    expect(page.locator("#approve")).to_be_visible()
-    assert path_of(page.url) == "/consent"
+    # The consent page for portal 1, listing each claim it asked for with its purpose.
+    wait_for_consent(page)
     expect(page.locator("main h1")).to_contain_text(land.name)
-    scopes = page.locator("#requested-scopes li").evaluate_all(
-        "items => items.map(li => li.dataset.scope)")
-    assert sorted(scopes) == ["address", "cccd", "profile"]
+    assert_consent_lists(page, "land", ["name", "birthdate", "gender", "address", "cccd"])
     page.click("#approve")
 
     # Back on portal 1, signed in, with the declared data.
@@ -138,9 +124,11 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     page.goto(business.url + "/")
     expect(page.locator("#login")).to_be_visible()
     page.click("#login")
-    expect(page.locator("#approve")).to_be_visible()
+    wait_for_consent(page)
     expect(page.locator("main h1")).to_contain_text(business.name)
     assert page.locator('input[type="password"]').count() == 0
+    # It asks for `cccd` too, but declared no purpose for it: the claim is not even asked.
+    assert_consent_lists(page, "business", ["name", "birthdate", "gender", "address"])
     page.click("#approve")
     expect(page.locator("#signed-in")).to_be_visible()
     assert page.url.startswith(business.url + "/")
@@ -154,6 +142,7 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
 
     sub_business = claim(page, "sub")
     assert sub_business
+    assert page.locator('#claims tr[data-claim="cccd"]').count() == 0  # undeclared: never
     assert sub_business != sub_land  # pairwise subjects: portals cannot correlate
     assert_clean(page)
 

@@ -1,0 +1,80 @@
+"""What a citizen does and sees in the browser tests: shared steps and page readers."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from playwright.sync_api import expect
+
+
+def path_of(url: str) -> str:
+    """Return the path of a URL."""
+    return urlsplit(url).path
+
+
+def on_provider(live: Any, urls: list[str]) -> list[str]:
+    """Return the provider paths among the URLs, in order."""
+    return [path_of(u) for u in urls if u.startswith(live.url + "/")]
+
+
+def claim(page: Any, name: str, column: int = 2) -> str:
+    """Return a claim the portal shows (column 2: ID token, 3: userinfo)."""
+    return page.locator(f'#claims tr[data-claim="{name}"] td:nth-child({column})').inner_text()
+
+
+def claims_shown(page: Any) -> set[str]:
+    """Return the names of the claims in the portal's claims table."""
+    return set(page.locator("#claims tr[data-claim]").evaluate_all(
+        "rows => rows.map(r => r.dataset.claim)"))
+
+
+def assert_no_horizontal_scroll(page: Any) -> None:
+    """Fail if the page is wider than the viewport (it would scroll sideways on a phone)."""
+    width = page.evaluate("[document.scrollingElement.scrollWidth,"
+                          " document.scrollingElement.clientWidth]")
+    assert width[0] <= width[1], f"{page.url} scrolls sideways: scrollWidth/clientWidth {width}"
+
+
+def assert_clean(page: Any) -> None:
+    """Fail on any CSP violation or script error seen by the page."""
+    assert page.log.csp_violations() == []
+    assert page.log.errors == []
+
+
+def sign_in_through_form(page: Any, citizen: dict[str, Any]) -> None:
+    """Fill and submit the provider's sign-in form."""
+    page.fill("#identifier", citizen["identifier"])
+    page.fill("#password", citizen["password"])
+    page.locator('form button[type="submit"]').click()
+
+
+def consent_items(page: Any) -> list[dict[str, Any]]:
+    """Return the claim items the consent page asks for, in page order.
+
+    Each: ``item``, ``purpose`` (the purpose line), ``required`` (marked so), ``ticked``.
+    """
+    return page.locator("#requested-claims > li[data-claim]").evaluate_all("""
+        items => items.map(li => {
+            const box = li.querySelector('input[type="checkbox"][name="claim"]');
+            const purpose = li.querySelector('p.purpose');
+            return {
+                item: li.dataset.claim,
+                value: box ? box.value : null,
+                purpose: purpose ? purpose.textContent.trim().replace(/\\s+/g, ' ') : null,
+                required: li.querySelector('.badge.required') !== null,
+                ticked: box ? box.checked : null,
+            };
+        })""")
+
+
+def already_granted(page: Any) -> list[str]:
+    """Return the items listed as already granted (empty if the list is absent)."""
+    return page.locator("#already-granted > li[data-claim]").evaluate_all(
+        "items => items.map(li => li.dataset.claim)")
+
+
+def wait_for_consent(page: Any) -> None:
+    """Wait until the consent page is shown."""
+    expect(page.locator("#approve")).to_be_visible()
+    assert path_of(page.url) == "/consent", page.url
