@@ -332,3 +332,66 @@ def end_session(store: Store, sid: str | None) -> None:
     """End a session."""
     if sid and isinstance(sid, str) and len(sid) <= 100:
         store.delete(f"sso:{sid}")
+
+
+# -- the right of access and erasure ------------------------------------------------
+
+
+def verify_password(db: Session, *, citizen_id: str, password: object,
+                    hasher: PasswordHasher) -> bool:
+    """Return whether ``password`` is the citizen's (re-typed to confirm an action)."""
+    citizen = get_citizen(db, citizen_id)
+    stored = citizen.password_hash if citizen is not None else None
+    if (not stored or not isinstance(password, str) or not password
+            or len(password) > PASSWORD_MAX):
+        return False
+    try:
+        hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        events.emit("citizen.password_check_failed", citizen_id=citizen_id)
+        return False
+    return True
+
+
+def export_profile(citizen: Citizen) -> dict[str, Any]:
+    """Return the citizen's stored profile for a data export (never the password hash)."""
+    return {
+        "family_name": citizen.family_name,
+        "middle_name": citizen.middle_name,
+        "given_name": citizen.given_name,
+        "name": citizen.name,
+        "birthdate": citizen.birthdate.isoformat(),
+        "gender": citizen.gender,
+        "cccd": citizen.cccd,
+        "email": citizen.email,
+        "email_verified": citizen.email_verified,
+        "phone_number": citizen.phone,
+        "phone_number_verified": citizen.phone_verified,
+        "address": address_claim(citizen.province_code, citizen.ward_code, citizen.street),
+        "province_code": citizen.province_code,
+        "commune_code": citizen.ward_code,
+        "has_password": bool(citizen.password_hash),
+        "created_at": citizen.created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "updated_at": citizen.updated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def delete_account(db: Session, *, citizen_id: str) -> bool:
+    """Erase the citizen's profile; return False if there was none.
+
+    The caller withdraws the consent grants first (receipts, tokens revoked). Deleting
+    the row cascades to tokens, grants and password links; the release log and the
+    receipts keep their rows with ``citizen_id`` set to NULL (docs/privacy.md).
+    """
+    from sqlalchemy import delete
+
+    if get_citizen(db, citizen_id) is None:
+        return False
+    result = db.execute(delete(Citizen).where(Citizen.id == citizen_id)
+                        .execution_options(synchronize_session="fetch"))
+    if result.rowcount != 1:  # pragma: no cover - deleted concurrently
+        return False
+    # Rows the database changed on its own (cascades, SET NULL) must be re-read.
+    db.expire_all()
+    events.emit("citizen.deleted", citizen_id=citizen_id)
+    return True

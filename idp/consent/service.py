@@ -7,6 +7,7 @@ personal data is logged here (claim names, never values).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable
@@ -364,3 +365,352 @@ def purposes_of(notice: Notice | None, claims: Iterable[str], lang: str) -> dict
         if spec:
             out[claim] = spec["purpose"].get(lang) or spec["purpose"]["vi"]
     return out
+
+
+# -- the citizen's account pages: connected portals, withdrawal, history, export -----------
+
+#: Vietnam has kept UTC+7 without daylight saving since 1975; the fixed offset is the
+#: fallback where the system has no time zone database.
+try:
+    from zoneinfo import ZoneInfo
+
+    VIETNAM_TZ: dt.tzinfo = ZoneInfo("Asia/Ho_Chi_Minh")
+except (ImportError, KeyError, ValueError):  # pragma: no cover - no tz database
+    VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+HISTORY_PAGE_SIZE = 20
+#: Receipt actions that close a grant: the citizen's own withdrawal, account deletion.
+WITHDRAWN_BY_CITIZEN = "withdrawn"
+ACCOUNT_DELETED = "account_deleted"
+
+
+def vietnam_time(when: dt.datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """Return a UTC time as Vietnam local time text (dd/mm/yyyy HH:MM), '' for None."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(VIETNAM_TZ).strftime(fmt)
+
+
+def purpose_text(notice: Notice | None, item: str, lang: str) -> str:
+    """Return the purpose a notice declares for one item in ``lang`` ('' if none)."""
+    spec = (notice.purposes if notice else {}).get(item)
+    if not spec:
+        return ""
+    texts = spec.get("purpose") or {}
+    return texts.get(lang) or texts.get("vi") or ""
+
+
+def items_of_claims(claims: Iterable[str]) -> list[str]:
+    """Return the consent items released claim names belong to (``sub`` first)."""
+    from idp.oauth.claims import item_of
+
+    names = set(claims)
+    items = {item_of(c) for c in names}
+    return (["sub"] if "sub" in names else []) + [i for i in CLAIM_ITEMS if i in items]
+
+
+class _Lookup:
+    """Memoised notices and portals for building many rows."""
+
+    def __init__(self, db: Session):
+        self.db = db
+        self._notices: dict[str | None, Notice | None] = {}
+        self._portals: dict[str, Any] = {}
+
+    def notice(self, notice_id: str | None) -> Notice | None:
+        if notice_id not in self._notices:
+            self._notices[notice_id] = get_notice(self.db, notice_id)
+        return self._notices[notice_id]
+
+    def portal(self, portal_id: str) -> Any:
+        from idp.oauth import clients
+
+        if portal_id not in self._portals:
+            self._portals[portal_id] = clients.get_portal(self.db, portal_id)
+        return self._portals[portal_id]
+
+
+@dataclass(frozen=True)
+class ClaimEntry:
+    """One claim item of a grant as the citizen sees it."""
+
+    item: str
+    granted: bool
+    purpose: str
+    decided_at: dt.datetime
+    withdrawn_at: dt.datetime | None = None
+
+
+@dataclass
+class Connection:
+    """One grant to one portal, with what it holds and its receipts."""
+
+    grant: ConsentGrant
+    client_id: str
+    portal_name: str
+    claims: list[ClaimEntry]
+    last_release: dt.datetime | None
+    receipts: list[Any]
+
+    @property
+    def offline(self) -> bool:
+        """Return whether the portal keeps access while the citizen is away."""
+        return "offline_access" in self.grant.scopes
+
+
+def past_grants(db: Session, citizen_id: str) -> list[ConsentGrant]:
+    """Return the citizen's withdrawn (revoked) grants, most recently ended first."""
+    return list(db.scalars(select(ConsentGrant).where(
+        ConsentGrant.citizen_id == citizen_id, ConsentGrant.revoked_at.is_not(None))
+        .order_by(ConsentGrant.revoked_at.desc(), ConsentGrant.created_at.desc())).all())
+
+
+def own_grant(db: Session, *, citizen_id: str, grant_id: str) -> ConsentGrant | None:
+    """Return the grant if it is this citizen's (live or not), else None."""
+    grant = get_grant(db, grant_id)
+    return grant if grant is not None and grant.citizen_id == citizen_id else None
+
+
+def connections(db: Session, *, citizen_id: str, lang: str,
+                live: bool = True) -> list[Connection]:
+    """Return the citizen's connected portals (or past connections), newest first."""
+    from idp.consent import receipts as receipts_service
+
+    look = _Lookup(db)
+    out: list[Connection] = []
+    grants = live_grants(db, citizen_id) if live else past_grants(db, citizen_id)
+    for grant in grants:
+        portal = look.portal(grant.portal_id)
+        if portal is None:  # pragma: no cover - portals cascade to their grants
+            continue
+        claims = [] if not live else [
+            ClaimEntry(r.claim, r.granted, purpose_text(look.notice(r.notice_id), r.claim, lang),
+                       r.decided_at)
+            for r in claim_decisions(db, grant.id)]
+        out.append(Connection(
+            grant=grant, client_id=portal.client_id, portal_name=portal.name, claims=claims,
+            last_release=last_release(db, citizen_id=citizen_id, portal_id=grant.portal_id),
+            receipts=receipts_service.receipts_of(db, citizen_id, grant.id)))
+    return out
+
+
+def _receipt_for(db: Session, *, grant: ConsentGrant, issuer: str, action: str,
+                 decisions: dict[str, bool]) -> Any:
+    from idp.consent import receipts as receipts_service
+    from idp.oauth import clients
+    from idp.oauth.grants import subject_for
+
+    portal = clients.get_portal(db, grant.portal_id)
+    if portal is None:  # pragma: no cover - portals cascade to their grants
+        raise ConsentError("the grant's portal is gone")
+    order = list(CLAIM_ITEMS)
+    ordered = dict(sorted(decisions.items(),
+                          key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+    return receipts_service.issue_receipt(
+        db, issuer=issuer, grant=grant, notice=get_notice(db, grant.notice_id),
+        client_id=portal.client_id, portal_name=portal.name,
+        subject=subject_for(grant.citizen_id, portal), action=action, decisions=ordered)
+
+
+def withdraw_claim_with_receipt(db: Session, *, citizen_id: str, grant_id: str, item: str,
+                                issuer: str) -> Any:
+    """Withdraw one granted claim item and issue a ``claim_withdrawn`` receipt.
+
+    Returns the receipt, or None (nothing written) when the grant is not the citizen's,
+    not live, or the item is not currently granted. Release filtering reads live consent
+    at every release, so the item stops leaving the provider from the next request.
+    """
+    if item not in CLAIM_ITEMS:
+        return None
+    grant = own_grant(db, citizen_id=citizen_id, grant_id=grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    if not withdraw_claim(db, citizen_id=citizen_id, grant_id=grant_id, item=item):
+        return None
+    decisions = {r.claim: r.granted for r in claim_decisions(db, grant_id)}
+    decisions[item] = False
+    return _receipt_for(db, grant=grant, issuer=issuer, action="claim_withdrawn",
+                        decisions=decisions)
+
+
+def withdraw_grant_with_receipt(db: Session, *, citizen_id: str, grant_id: str, issuer: str,
+                                reason: str = WITHDRAWN_BY_CITIZEN) -> Any:
+    """Withdraw a whole grant, revoke every token under it, issue a ``withdrawn`` receipt.
+
+    All in the caller's transaction: the grant's access and refresh tokens are dead at
+    the next request (validation checks the grant and the token rows), and the next
+    authorization at that portal prompts again. Returns the receipt, or None (nothing
+    written) when the grant is not the citizen's or is already withdrawn.
+    """
+    from idp.oauth import tokens
+
+    grant = own_grant(db, citizen_id=citizen_id, grant_id=grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    before = [r.claim for r in claim_decisions(db, grant_id)]
+    if withdraw(db, grant_id=grant_id, citizen_id=citizen_id, reason=reason) is None:
+        return None
+    tokens.revoke_grant(db, grant_id, "consent_withdrawn")
+    # The receipt states the grant after the action: nothing is granted any more.
+    return _receipt_for(db, grant=grant, issuer=issuer, action="withdrawn",
+                        decisions=dict.fromkeys(before, False))
+
+
+def withdraw_all(db: Session, *, citizen_id: str, issuer: str,
+                 reason: str = WITHDRAWN_BY_CITIZEN) -> int:
+    """Withdraw every live grant of the citizen (receipts, tokens revoked); return how many."""
+    count = 0
+    for grant in live_grants(db, citizen_id):
+        if withdraw_grant_with_receipt(db, citizen_id=citizen_id, grant_id=grant.id,
+                                       issuer=issuer, reason=reason) is not None:
+            count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One release as the citizen sees it: names, purposes, channel, time. No values."""
+
+    id: str
+    released_at: dt.datetime
+    client_id: str
+    portal_name: str
+    channel: str
+    claims: list[str]
+    items: list[str]
+    purposes: dict[str, str]
+    notice_version: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the entry for the JSON and CSV exports."""
+        return {
+            "id": self.id,
+            "time": self.released_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time_vietnam": vietnam_time(self.released_at),
+            "portal": self.portal_name,
+            "client_id": self.client_id,
+            "channel": self.channel,
+            "claims": list(self.claims),
+            "items": list(self.items),
+            "purposes": dict(self.purposes),
+            "notice_version": self.notice_version,
+        }
+
+
+def _entries(look: _Lookup, rows: Iterable[Release], lang: str) -> list[HistoryEntry]:
+    out = []
+    for row in rows:
+        portal = look.portal(row.portal_id)
+        notice = look.notice(row.notice_id)
+        items = items_of_claims(row.claims or [])
+        purposes = {i: p for i in items if (p := purpose_text(notice, i, lang))}
+        out.append(HistoryEntry(
+            id=row.id, released_at=row.released_at,
+            client_id=portal.client_id if portal else "", portal_name=portal.name if portal else "",
+            channel=row.channel, claims=list(row.claims or []), items=items, purposes=purposes,
+            notice_version=notice.version if notice else None))
+    return out
+
+
+def history_portals(db: Session, citizen_id: str) -> list[tuple[str, str]]:
+    """Return (client_id, name) of every portal in the citizen's history, by name."""
+    look = _Lookup(db)
+    ids = db.scalars(select(Release.portal_id).where(Release.citizen_id == citizen_id)
+                     .distinct()).all()
+    found = [p for p in (look.portal(i) for i in ids) if p is not None]
+    return sorted(((p.client_id, p.name) for p in found), key=lambda cp: (cp[1], cp[0]))
+
+
+def history_portal_id(db: Session, *, citizen_id: str, client_id: str) -> str | None:
+    """Return the portal id of a client_id that appears in the citizen's history."""
+    look = _Lookup(db)
+    for portal_id in db.scalars(select(Release.portal_id).where(
+            Release.citizen_id == citizen_id).distinct()).all():
+        portal = look.portal(portal_id)
+        if portal is not None and portal.client_id == client_id:
+            return portal_id
+    return None
+
+
+def history_entries(db: Session, *, citizen_id: str, lang: str, portal_id: str | None = None,
+                    page: int | None = 1, per_page: int = HISTORY_PAGE_SIZE
+                    ) -> tuple[list[HistoryEntry], int]:
+    """Return one page of the citizen's history (all of it if ``page`` is None), newest
+    first, and the total number of releases."""
+    if page is None:
+        rows, total = history(db, citizen_id=citizen_id, portal_id=portal_id, limit=None)
+    else:
+        rows, total = history(db, citizen_id=citizen_id, portal_id=portal_id,
+                              offset=(page - 1) * per_page, limit=per_page)
+    return _entries(_Lookup(db), rows, lang), total
+
+
+def history_csv(entries: Iterable[HistoryEntry]) -> str:
+    """Return the history as CSV text (one line per release; names, never values)."""
+    import csv
+    import io
+
+    def cell(value: str) -> str:
+        # OWASP CSV injection: text a spreadsheet would run as a formula is quoted.
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(["time_utc", "time_vietnam", "portal", "client_id", "channel", "claims",
+                     "items", "purposes", "notice_version"])
+    for e in entries:
+        writer.writerow([
+            e.released_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            vietnam_time(e.released_at), cell(e.portal_name), cell(e.client_id), e.channel,
+            " ".join(e.claims), " ".join(e.items),
+            cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
+            "" if e.notice_version is None else str(e.notice_version)])
+    return buf.getvalue()
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
+def citizen_record(db: Session, *, citizen_id: str, lang: str) -> dict[str, Any]:
+    """Return everything consent holds about the citizen: grants (every decision, with
+    the notice it was made under), receipts (with the JWS) and the release history."""
+    from idp.consent import receipts as receipts_service
+
+    look = _Lookup(db)
+    grants = list(db.scalars(select(ConsentGrant).where(ConsentGrant.citizen_id == citizen_id)
+                             .order_by(ConsentGrant.created_at.desc())).all())
+    out_grants = []
+    for grant in grants:
+        portal = look.portal(grant.portal_id)
+        decisions = db.scalars(select(ConsentClaim).where(ConsentClaim.grant_id == grant.id)
+                               .order_by(ConsentClaim.decided_at, ConsentClaim.claim)).all()
+        out_claims = []
+        for r in decisions:
+            notice = look.notice(r.notice_id)
+            spec = (notice.purposes if notice else {}).get(r.claim, {})
+            out_claims.append({
+                "claim": r.claim, "granted": r.granted, "decided_at": _iso(r.decided_at),
+                "withdrawn_at": _iso(r.withdrawn_at), "purpose": spec.get("purpose", {}),
+                "required": bool(spec.get("required")),
+                "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
+            })
+        out_grants.append({
+            "grant_id": grant.id, "client_id": portal.client_id if portal else None,
+            "portal": portal.name if portal else None, "scopes": sorted(grant.scopes),
+            "created_at": _iso(grant.created_at), "updated_at": _iso(grant.updated_at),
+            "withdrawn_at": _iso(grant.revoked_at), "withdrawn_reason": grant.revoked_reason,
+            "claims": out_claims,
+        })
+    out_receipts = []
+    for rec in receipts_service.receipts_of(db, citizen_id):
+        portal = look.portal(rec.portal_id)
+        out_receipts.append({
+            "id": rec.id, "action": rec.action, "time": _iso(rec.created_at),
+            "grant_id": rec.grant_id, "client_id": portal.client_id if portal else None,
+            "jws": rec.jws})
+    rows, _ = history(db, citizen_id=citizen_id, limit=None)
+    return {"grants": out_grants, "receipts": out_receipts,
+            "history": [e.as_dict() for e in _entries(look, rows, lang)]}

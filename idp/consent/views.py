@@ -105,3 +105,260 @@ def decide() -> Any:
         return _render(inter, portal, citizen, needs, error=message, ticked=ticked)
     flow.advance(store, inter, flow.CONSENTED, settings.interaction_ttl, consent_done=True)
     return redirect(url_for("oauth.resume", iid=inter.id), code=303)
+
+
+# -- the citizen's connected portals, data history, data export and account deletion ------
+# Pages for a signed-in citizen (a signed-out visitor goes to /signin). Every id in a URL
+# is checked to be the citizen's own: anything else is the same 404 as an unknown id.
+
+import json  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+
+from flask import Response, flash  # noqa: E402
+from flask_babel import gettext  # noqa: E402
+
+from idp.errors import IdpError, NotFound  # noqa: E402
+from idp.oauth.claims import CLAIM_ITEMS  # noqa: E402
+from idp.web import rotate_browser_session, set_sso  # noqa: E402
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PAGE_MAX_DIGITS = 6
+
+
+@bp.app_template_filter("vn_time")
+def _vn_time(when: Any) -> str:
+    return service.vietnam_time(when)
+
+
+@bp.app_template_filter("vn_date")
+def _vn_date(when: Any) -> str:
+    return service.vietnam_time(when, "%d/%m/%Y")
+
+
+def _account_citizen() -> Any:
+    """Return the signed-in citizen, or None."""
+    sso = current_sso()
+    return citizens.get_citizen(get_db(), sso.citizen_id) if sso else None
+
+
+def _to_signin() -> Any:
+    return redirect(url_for("citizens.signin"), code=303)
+
+
+def _own_grant(citizen: Any, grant_id: str) -> Any:
+    """Return the citizen's grant with this id, or raise NotFound (also for others')."""
+    grant = None
+    if _UUID.fullmatch(grant_id):
+        grant = service.own_grant(get_db(), citizen_id=citizen.id, grant_id=grant_id)
+    if grant is None:
+        raise NotFound(detail="no such grant of this citizen")
+    return grant
+
+
+def _download(body: str, mimetype: str, filename: str) -> Response:
+    resp = Response(body, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Personal data: never kept by a shared cache or the browser's history.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/account/portals")
+def portals_page() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    db = get_db()
+    return render_template(
+        "consent/portals.html",
+        connections=service.connections(db, citizen_id=citizen.id, lang=lang()),
+        past=service.connections(db, citizen_id=citizen.id, lang=lang(), live=False))
+
+
+@bp.post("/account/portals/<grant_id>/claims/<item>/withdraw")
+def withdraw_claim(grant_id: str, item: str) -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    grant = _own_grant(citizen, grant_id)
+    if item not in CLAIM_ITEMS:
+        raise NotFound(detail="no such claim item")
+    db = get_db()
+    portal = clients.get_portal(db, grant.portal_id)
+    receipt = service.withdraw_claim_with_receipt(
+        db, citizen_id=citizen.id, grant_id=grant.id, item=item,
+        issuer=runtime.settings().issuer)
+    if receipt is None:
+        db.rollback()
+        flash(gettext("This data was already not shared with %(portal)s.", portal=portal.name))
+    else:
+        db.commit()
+        flash(gettext("Done: %(portal)s will no longer receive this data.", portal=portal.name))
+    return redirect(url_for("consent.portals_page"), code=303)
+
+
+@bp.post("/account/portals/<grant_id>/withdraw")
+def withdraw_grant(grant_id: str) -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    grant = _own_grant(citizen, grant_id)
+    db = get_db()
+    portal = clients.get_portal(db, grant.portal_id)
+    receipt = service.withdraw_grant_with_receipt(
+        db, citizen_id=citizen.id, grant_id=grant.id, issuer=runtime.settings().issuer)
+    if receipt is None:
+        db.rollback()
+        flash(gettext("Your connection to %(portal)s was already withdrawn.", portal=portal.name))
+    else:
+        db.commit()
+        flash(gettext("Done: %(portal)s no longer receives any of your data and is signed out. "
+                 "It will ask you again if you sign in there.", portal=portal.name))
+    return redirect(url_for("consent.portals_page"), code=303)
+
+
+@bp.get("/account/receipts/<receipt_id>.jwt")
+def receipt_download(receipt_id: str) -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    row = None
+    if _UUID.fullmatch(receipt_id):
+        row = receipts.get_receipt(get_db(), citizen_id=citizen.id, receipt_id=receipt_id)
+    if row is None:
+        raise NotFound(detail="no such receipt of this citizen")
+    return _download(row.jws, "application/jose", f"consent-receipt-{row.id}.jwt")
+
+
+class _HistoryQuery:
+    """The history page's query (page and portal filter), checked."""
+
+    def __init__(self, citizen: Any, *, paged: bool):
+        db = get_db()
+        self.error: Any = None
+        self.status = 200
+        self.portals = service.history_portals(db, citizen.id)
+        self.client_id = request.args.get("portal", "")
+        self.portal_id: str | None = None
+        self.page = 1
+        if self.client_id:
+            self.portal_id = service.history_portal_id(db, citizen_id=citizen.id,
+                                                       client_id=self.client_id)
+            if self.portal_id is None:
+                self.client_id = ""
+                self.error, self.status = _l(
+                    "No portal with this identifier appears in your data history. "
+                    "Choose a portal from the list."), 400
+        raw = request.args.get("page")
+        if paged and raw is not None and self.error is None:
+            if (raw.isascii() and raw.isdigit() and len(raw) <= _PAGE_MAX_DIGITS
+                    and int(raw) >= 1):
+                self.page = int(raw)
+            else:
+                self.error, self.status = _l(
+                    "This page number is not valid. Page numbers are whole numbers from 1."), 400
+
+    def args(self, **kw: Any) -> dict[str, Any]:
+        """Return the query arguments for a link keeping the filter."""
+        return {"portal": self.client_id or None, **kw}
+
+
+@bp.get("/account/history")
+def history_page() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    query = _HistoryQuery(citizen, paged=True)
+    entries: list[service.HistoryEntry] = []
+    total = 0
+    if query.error is None:
+        entries, total = service.history_entries(get_db(), citizen_id=citizen.id, lang=lang(),
+                                                 portal_id=query.portal_id, page=query.page)
+    size = service.HISTORY_PAGE_SIZE
+    pages = max(1, -(-total // size))
+    if query.error is None and query.page > pages:
+        query.error, query.status = _l("This page of your data history does not exist."), 404
+    return render_template(
+        "consent/history.html", entries=entries, total=total, page=query.page, pages=pages,
+        first=(query.page - 1) * size + 1, last=(query.page - 1) * size + len(entries),
+        portals=query.portals, selected=query.client_id, error=query.error, query=query,
+    ), query.status
+
+
+def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
+    query = _HistoryQuery(citizen, paged=False)
+    if query.error is not None:
+        raise IdpError(query.error, status=query.status, detail="bad history export filter")
+    entries, _ = service.history_entries(get_db(), citizen_id=citizen.id, lang=lang(),
+                                         portal_id=query.portal_id, page=None)
+    return entries
+
+
+@bp.get("/account/history.csv")
+def history_csv() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    # A byte-order mark so that spreadsheet programs read the Vietnamese text as UTF-8.
+    body = "\ufeff" + service.history_csv(_export_entries(citizen))
+    return _download(body, "text/csv", "data-history.csv")
+
+
+@bp.get("/account/history.json")
+def history_json() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    rows = [e.as_dict() for e in _export_entries(citizen)]
+    body = json.dumps({"issuer": runtime.settings().issuer, "releases": rows},
+                      ensure_ascii=False, indent=2)
+    return _download(body, "application/json", "data-history.json")
+
+
+@bp.get("/account/data.json")
+def my_data() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    db = get_db()
+    record = service.citizen_record(db, citizen_id=citizen.id, lang=lang())
+    data = {
+        "issuer": runtime.settings().issuer,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "profile": citizens.export_profile(citizen),
+        **record,
+    }
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return _download(body, "application/json", "my-data.json")
+
+
+@bp.post("/account/delete")
+def delete_account() -> Any:
+    citizen = _account_citizen()
+    if citizen is None:
+        return _to_signin()
+    db = get_db()
+    settings = runtime.settings()
+    error = None
+    if request.form.get("confirm") != "yes":
+        error = _l("Tick the box to confirm that you want to delete your account.")
+    elif not citizens.verify_password(db, citizen_id=citizen.id,
+                                      password=request.form.get("password", ""),
+                                      hasher=citizens.make_hasher(settings)):
+        error = _l("The password is not correct. Your account was not deleted.")
+    if error is not None:
+        db.rollback()
+        return render_template("consent/deleted.html", error=error), 400
+    sso = current_sso()
+    # One transaction: grants withdrawn (receipts issued, tokens revoked), then the
+    # profile erased. The release log and receipts stay, unlinked (docs/privacy.md).
+    service.withdraw_all(db, citizen_id=citizen.id, issuer=settings.issuer,
+                         reason=service.ACCOUNT_DELETED)
+    citizens.delete_account(db, citizen_id=citizen.id)
+    db.commit()
+    citizens.end_session(runtime.store(), sso.sid if sso else None)
+    rotate_browser_session()
+    g.idp_sso = None
+    resp = Response(render_template("consent/deleted.html", error=None), mimetype="text/html")
+    return set_sso(resp, None)

@@ -40,6 +40,15 @@ def _check_redirect_uri(uri: str, field: str, *, allow_http_loopback: bool = Tru
     raise RegistrationError(field, f"{uri!r} must be https (http only on a loopback host)")
 
 
+def _new_client_id() -> str:
+    """Return a random client_id that does not start with '-' (read as an option by the
+    `idp clients …` commands and most shells' tools)."""
+    while True:
+        value = secrets.token_urlsafe(18)
+        if not value.startswith("-"):
+            return value
+
+
 @dataclass(frozen=True)
 class Registered:
     """A newly registered portal and its secret (shown once)."""
@@ -103,7 +112,7 @@ def register_portal(
         raise RegistrationError("client_id", "must be 1 to 64 characters")
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
     portal = Portal(
-        client_id=client_id or secrets.token_urlsafe(18),
+        client_id=client_id or _new_client_id(),
         client_secret_hash=digest(secret) if secret else None,
         name=name,
         redirect_uris=uris,

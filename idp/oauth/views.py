@@ -23,6 +23,7 @@ from joserfc.errors import JoseError
 
 from idp import events, keys, runtime
 from idp.citizens import service as citizens
+from idp.consent import receipts
 from idp.consent import service as consent
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
@@ -238,8 +239,15 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
         if inter is not None:
             if flow.take(store, inter) is None:
                 raise InteractionExpired(detail="interaction taken twice")
+        fresh = consent.live_grant(db, citizen_id=citizen.id, portal_id=portal.id) is None
         grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id,
                                          notice=needs.notice)
+        if fresh:
+            # Every grant has its receipt: one made without a page (``openid`` alone) too.
+            receipts.issue_receipt(
+                db, issuer=runtime.settings().issuer, grant=grant_row, notice=needs.notice,
+                client_id=portal.client_id, portal_name=portal.name,
+                subject=subject_for(citizen.id, portal), action="granted", decisions={})
         plain = set(consent.PLAIN_SCOPES)
         scopes = {s for s in needs.scopes if s not in plain} | (
             needs.scopes & (grant_row.scopes | {"openid"}))
