@@ -287,18 +287,23 @@ def withdraw_claim(db: Session, *, citizen_id: str, grant_id: str, item: str) ->
 def withdraw(db: Session, *, grant_id: str, citizen_id: str | None = None,
              reason: str = "withdrawn") -> ConsentGrant | None:
     """Withdraw a whole grant; the caller revokes its tokens through the token service."""
-    grant = get_grant(db, grant_id)
-    if grant is None or grant.revoked_at is not None:
-        return None
-    if citizen_id is not None and grant.citizen_id != citizen_id:
-        return None
+    where = [ConsentGrant.id == grant_id, ConsentGrant.revoked_at.is_(None)]
+    if citizen_id is not None:
+        where.append(ConsentGrant.citizen_id == citizen_id)
     now = utcnow()
-    grant.revoked_at = now
-    grant.revoked_reason = reason
+    # One conditional UPDATE: of two simultaneous withdrawals only one succeeds (and
+    # issues a receipt).
+    result = db.execute(update(ConsentGrant).where(*where)
+                        .values(revoked_at=now, revoked_reason=reason, updated_at=now)
+                        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
     db.execute(update(ConsentClaim)
                .where(ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))
                .values(withdrawn_at=now).execution_options(synchronize_session=False))
     db.flush()
+    grant = get_grant(db, grant_id)
+    db.refresh(grant)
     events.emit("consent.withdrawn", grant_id=grant_id, portal_id=grant.portal_id, reason=reason)
     return grant
 

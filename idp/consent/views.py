@@ -119,6 +119,7 @@ from flask import Response, flash  # noqa: E402
 from flask_babel import gettext  # noqa: E402
 
 from idp.errors import IdpError, NotFound  # noqa: E402
+from idp.oauth import tokens as oauth_tokens  # noqa: E402
 from idp.oauth.claims import CLAIM_ITEMS  # noqa: E402
 from idp.web import rotate_browser_session, set_sso  # noqa: E402
 
@@ -328,6 +329,7 @@ def my_data() -> Any:
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "profile": citizens.export_profile(citizen),
         **record,
+        "tokens": oauth_tokens.tokens_of_citizen(db, citizen.id),
     }
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return _download(body, "application/json", "my-data.json")

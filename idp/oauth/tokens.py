@@ -122,3 +122,29 @@ def revoke_portal(db: Session, portal_id: str, reason: str) -> int:
     count = _revoke(db, Token.portal_id == portal_id, reason)
     events.emit("token.portal_revoked", portal_id=portal_id, reason=reason, count=count)
     return count
+
+
+def tokens_of_citizen(db: Session, citizen_id: str) -> list[dict[str, Any]]:
+    """Describe the citizen's tokens for their data export (never the tokens themselves)."""
+    from idp.oauth.models import Portal
+
+    rows = db.execute(
+        select(Token, Portal.client_id, Portal.name)
+        .join(Portal, Portal.id == Token.portal_id)
+        .where(Token.citizen_id == citizen_id)
+        .order_by(Token.issued_at.desc())
+    ).all()
+    return [
+        {
+            "portal": name,
+            "client_id": client_id,
+            "grant_id": token.grant_id,
+            "scope": token.scope,
+            "issued_at": token.issued_at.isoformat(),
+            "access_expires_at": token.access_expires_at.isoformat(),
+            "has_refresh_token": token.refresh_token_hash is not None,
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+            "revoked_reason": token.revoked_reason,
+        }
+        for token, client_id, name in rows
+    ]

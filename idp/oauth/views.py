@@ -28,7 +28,7 @@ from idp.consent import service as consent
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
 from idp.oauth import interaction as flow
-from idp.oauth.claims import ClaimsRequestError
+from idp.oauth.claims import ClaimsRequestError, parse_claims_request
 from idp.oauth.discovery import metadata
 from idp.oauth.grants import ACR_PASSWORD, Principal, subject_for
 from idp.oauth.models import Portal
@@ -203,6 +203,10 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
         if params.get("request_uri"):
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
         max_age = _max_age(params.get("max_age"), redirect_uri)
+        try:
+            parse_claims_request(params.get("claims"))  # malformed: refuse before sign-in
+        except ClaimsRequestError as exc:
+            raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
 
         login_checks: list[str] = []
         if citizen is None:
