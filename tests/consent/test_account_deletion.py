@@ -23,19 +23,8 @@ from tests.badinput.conftest import (
     obtain_tokens,
     sign_in,
 )
-from tests.support.factories import PASSWORD, make_citizen, profile_data
-
-
-def _citizen(db: Any, settings: Any) -> CitizenInfo:
-    data = profile_data()
-    row = make_citizen(db, settings, **data)
-    db.commit()
-    return CitizenInfo(row.id, data["cccd"], PASSWORD, data)
-
-
-@pytest.fixture
-def citizen(db: Any, settings: Any) -> CitizenInfo:
-    return _citizen(db, settings)
+from tests.consent.conftest import new_citizen
+from tests.support.factories import PASSWORD
 
 
 @pytest.fixture
@@ -172,7 +161,7 @@ def test_deletion_without_csrf_is_refused(client, db, citizen, connected, token)
 
 
 def test_deletion_leaves_other_citizens_alone(client, db, settings, citizen, portals):
-    other = _citizen(db, settings)
+    other = new_citizen(db, settings)
     theirs = obtain_tokens(client, portals[0], other, scope="openid profile")
     client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
     sign_in(client, citizen)

@@ -31,29 +31,12 @@ from tests.badinput.conftest import (
     obtain_tokens,
     sign_in,
 )
-from tests.support.factories import PASSWORD, make_citizen, profile_data
+from tests.support.factories import PASSWORD
 
 SECTION = re.compile(
     r'<section class="card portal" data-client-id="([^"]+)"[^>]*>(.*?)</section>', re.S)
 CLAIM_LI = re.compile(r'<li data-claim="([^"]+)" class="(granted|declined)">(.*?)</li>', re.S)
 RECEIPT_LINK = re.compile(r'<a class="receipt" href="(/account/receipts/[^"]+\.jwt)"')
-
-
-def _citizen(db: Any, settings: Any) -> CitizenInfo:
-    data = profile_data()
-    row = make_citizen(db, settings, **data)
-    db.commit()
-    return CitizenInfo(row.id, data["cccd"], PASSWORD, data)
-
-
-@pytest.fixture
-def citizen(db: Any, settings: Any) -> CitizenInfo:
-    return _citizen(db, settings)
-
-
-@pytest.fixture
-def other(db: Any, settings: Any) -> CitizenInfo:
-    return _citizen(db, settings)
 
 
 @pytest.fixture

@@ -26,24 +26,12 @@ from tests.badinput.conftest import (
     obtain_tokens,
     sign_in,
 )
-from tests.support.factories import PASSWORD, make_citizen, profile_data
+from tests.consent.conftest import new_citizen
 
 ROW = re.compile(r'<tr data-channel="([^"]+)" data-client-id="([^"]+)">(.*?)</tr>', re.S)
 TIME = re.compile(r"<time [^>]*>([^<]+)</time>")
 BASE = dt.datetime(2026, 1, 5, 17, 30, tzinfo=dt.UTC)  # 06/01/2026 00:30 in Vietnam
 CHANNELS = ("id_token", "userinfo", "introspection")
-
-
-def _citizen(db: Any, settings: Any) -> CitizenInfo:
-    data = profile_data()
-    row = make_citizen(db, settings, **data)
-    db.commit()
-    return CitizenInfo(row.id, data["cccd"], PASSWORD, data)
-
-
-@pytest.fixture
-def citizen(db: Any, settings: Any) -> CitizenInfo:
-    return _citizen(db, settings)
 
 
 def grant(db: Any, citizen: CitizenInfo, portal: PortalInfo,
@@ -204,7 +192,7 @@ def test_unknown_portal_filter(client, db, citizen, two_portals, value):
 
 
 def test_another_citizens_portal_is_not_a_filter(client, db, settings, citizen, two_portals):
-    other = _citizen(db, settings)
+    other = new_citizen(db, settings)
     theirs = _portal(db, name="Cổng của người khác")
     gid = grant(db, other, theirs)
     release(db, other.id, theirs, gid, 5)

@@ -21,19 +21,13 @@ from tests.badinput.conftest import (
     obtain_tokens,
     sign_in,
 )
-from tests.support.factories import PASSWORD, make_citizen, profile_data
-
-
-def _citizen(db: Any, settings: Any) -> CitizenInfo:
-    data = profile_data(family_name="Trần", middle_name="Thị", given_name="Mỹ Duyên")
-    row = make_citizen(db, settings, **data)
-    db.commit()
-    return CitizenInfo(row.id, data["cccd"], PASSWORD, data)
+from tests.consent.conftest import new_citizen
 
 
 @pytest.fixture
 def citizen(db: Any, settings: Any) -> CitizenInfo:
-    return _citizen(db, settings)
+    return new_citizen(db, settings, family_name="Trần", middle_name="Thị",
+                       given_name="Mỹ Duyên")
 
 
 @pytest.fixture
@@ -109,7 +103,7 @@ def test_my_data_of_a_new_citizen(client, db, citizen):
 
 
 def test_my_data_holds_only_this_citizens_data(client, db, settings, citizen, portal):
-    other = _citizen(db, settings)
+    other = new_citizen(db, settings)
     obtain_tokens(client, portal, other, scope="openid profile email")
     client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
     sign_in(client, citizen)
