@@ -370,7 +370,8 @@ def test_oidcc_ensure_request_with_valid_pkce_succeeds(rp: RP, ua: UserAgent,
     code = rp.check_success(rp.authorize(ua, citizen, req), req)
     wrong = rp.token_request({"grant_type": "authorization_code", "code": code,
                               "redirect_uri": rp.redirect_uri,
-                              "code_verifier": req.verifier[:-1] + "A"})
+                              "code_verifier": req.verifier[:-1]
+                              + ("B" if req.verifier.endswith("A") else "A")})
     assert wrong.status_code == 400
     assert wrong.json()["error"] in ("invalid_grant", "invalid_request")
     # A failed verifier check burns the code (it was taken); a fresh flow succeeds.
