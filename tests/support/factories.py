@@ -12,15 +12,17 @@ from idp.citizens.validation import CCCD_PROVINCES, communes
 
 _counter = itertools.count(1)
 _rng = random.Random()  # noqa: S311 - test data, not secrets
+# Counter-based serials (from a random start) keep CCCDs and phones unique within a run.
+_OFFSET = secrets.randbelow(10**6)
 
 PASSWORD = "mật khẩu đủ dài 2025"
 
 
-def _cccd(birthdate: dt.date, gender: str) -> str:
+def _cccd(birthdate: dt.date, gender: str, n: int) -> str:
     province = _rng.choice(sorted(CCCD_PROVINCES))
     century = (birthdate.year // 100) - 19
     digit = century * 2 + (1 if gender == "female" else 0)
-    serial = f"{secrets.randbelow(10**6):06d}"
+    serial = f"{(_OFFSET + n) % 10**6:06d}"
     return f"{province}{digit}{birthdate.year % 100:02d}{serial}"
 
 
@@ -31,14 +33,14 @@ def profile_data(**overrides: Any) -> dict[str, str]:
     birthdate = dt.date(_rng.randint(1950, 2005), _rng.randint(1, 12), _rng.randint(1, 28))
     if "birthdate" in overrides:
         birthdate = dt.date.fromisoformat(overrides["birthdate"])
-    unique = secrets.randbelow(10**7)
+    unique = (_OFFSET + n) % 10**7
     data = {
         "family_name": "Nguyễn",
         "middle_name": "Thị" if gender == "female" else "Văn",
         "given_name": _rng.choice(["An", "Bình", "Chi", "Dũng", "Hoa", "Lan", "Minh"]),
         "birthdate": birthdate.isoformat(),
         "gender": gender,
-        "cccd": _cccd(birthdate, gender),
+        "cccd": _cccd(birthdate, gender, n),
         "email": f"citizen{n}.{unique}@example.vn",
         "phone": f"+8490{unique:07d}",
         "province": "48",
