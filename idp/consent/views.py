@@ -192,7 +192,7 @@ def withdraw_claim(grant_id: str, item: str) -> Any:
         issuer=runtime.settings().issuer)
     if receipt is None:
         db.rollback()
-        flash(gettext("This data was already not shared with %(portal)s.", portal=portal.name))
+        flash(gettext("This data is not being shared with %(portal)s.", portal=portal.name))
     else:
         db.commit()
         flash(gettext("Done: %(portal)s will no longer receive this data.", portal=portal.name))
