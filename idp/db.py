@@ -82,7 +82,11 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock at the start: a transaction that reads and
+            # then writes can otherwise fail at once with "database is locked" (WAL cannot
+            # upgrade a stale snapshot) instead of waiting for the busy timeout. SQLite is
+            # the single-process development default; production runs on PostgreSQL.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)

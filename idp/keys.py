@@ -63,6 +63,22 @@ def ensure_keys(db: Session) -> None:
     db.commit()
 
 
+# Importing a private JWK validates it (tens of milliseconds for RSA): import each key once.
+_IMPORTED: dict[tuple[str, str], RSAKey | ECKey] = {}
+
+
+def _import(row: SigningKey) -> RSAKey | ECKey:
+    cache_key = (row.kid, row.private_jwk)
+    key = _IMPORTED.get(cache_key)
+    if key is None:
+        data = json.loads(row.private_jwk)
+        key = (RSAKey if row.alg == "RS256" else ECKey).import_key(data)
+        if len(_IMPORTED) > 64:
+            _IMPORTED.clear()
+        _IMPORTED[cache_key] = key
+    return key
+
+
 def _active(db: Session) -> list[SigningKey]:
     rows = db.scalars(
         select(SigningKey)
@@ -74,23 +90,17 @@ def _active(db: Session) -> list[SigningKey]:
 
 def private_key_set(db: Session) -> KeySet:
     """Return the active private keys (newest first within each algorithm)."""
-    return KeySet.import_key_set({"keys": [json.loads(r.private_jwk) for r in _active(db)]})
+    return KeySet([_import(r) for r in _active(db)])
 
 
 def signing_key(db: Session, alg: str) -> RSAKey | ECKey:
     """Return the newest active private key for ``alg``."""
     for row in _active(db):
         if row.alg == alg:
-            data = json.loads(row.private_jwk)
-            return (RSAKey if alg == "RS256" else ECKey).import_key(data)
+            return _import(row)
     raise LookupError(f"no active signing key for {alg}")
 
 
 def public_jwks(db: Session) -> dict[str, Any]:
     """Return the JWKS document (RFC 7517) of every published key."""
-    keys = []
-    for row in _active(db):
-        data = json.loads(row.private_jwk)
-        key = (RSAKey if row.alg == "RS256" else ECKey).import_key(data)
-        keys.append(key.as_dict(private=False))
-    return {"keys": keys}
+    return {"keys": [_import(row).as_dict(private=False) for row in _active(db)]}
