@@ -26,10 +26,8 @@ Everything is torn down at the end (subprocesses, database, Redis keys, data fol
 from __future__ import annotations
 
 import argparse
-import base64
 import collections
 import datetime as dt
-import hashlib
 import itertools
 import json
 import math
@@ -54,6 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -284,8 +283,7 @@ def delete_redis_prefix(prefix: str) -> int:
 
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
+    return verifier, create_s256_code_challenge(verifier)
 
 
 @dataclass

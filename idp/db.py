@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, Index, MetaData, String, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -49,6 +49,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def unique_while_null(name: str, *columns: str, null_column: str) -> Index:
+    """Return a partial unique index: unique among rows where ``null_column`` IS NULL.
+
+    The shape of "at most one live row" (e.g. one live grant per citizen and portal).
+    """
+    where = text(f"{null_column} IS NULL")
+    return Index(name, *columns, unique=True, sqlite_where=where, postgresql_where=where)
 
 
 def utcnow() -> dt.datetime:

@@ -16,11 +16,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.db import ID, Base, UTCDateTime, new_id, utcnow
+from idp.db import ID, Base, UTCDateTime, new_id, unique_while_null, utcnow
 
 
 class ConsentGrant(Base):
@@ -29,14 +28,8 @@ class ConsentGrant(Base):
     __tablename__ = "consent_grants"
     __table_args__ = (
         # At most one live grant per citizen and portal.
-        Index(
-            "uq_consent_grants_live",
-            "citizen_id",
-            "portal_id",
-            unique=True,
-            sqlite_where=text("revoked_at IS NULL"),
-            postgresql_where=text("revoked_at IS NULL"),
-        ),
+        unique_while_null("uq_consent_grants_live", "citizen_id", "portal_id",
+                          null_column="revoked_at"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -82,14 +75,9 @@ class ConsentClaim(Base):
 
     __tablename__ = "consent_claims"
     __table_args__ = (
-        Index(
-            "uq_consent_claims_live",
-            "grant_id",
-            "claim",
-            unique=True,
-            sqlite_where=text("withdrawn_at IS NULL"),
-            postgresql_where=text("withdrawn_at IS NULL"),
-        ),
+        # At most one live decision per grant and claim item.
+        unique_while_null("uq_consent_claims_live", "grant_id", "claim",
+                          null_column="withdrawn_at"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)

@@ -50,10 +50,9 @@ def _load() -> tuple[flow.Interaction, Any, Any, ConsentNeeds]:
 
 def _render(inter: flow.Interaction, portal: Any, citizen: Any, needs: ConsentNeeds,
             error: Any = None, ticked: set[str] | None = None) -> Any:
-    db = get_db()
     notice = needs.notice
     declared = notice.purposes if notice else {}
-    state = service.consent_state(db, citizen_id=citizen.id, portal_id=portal.id)
+    state = needs.state
     shown = [{"item": i, "purpose": declared[i]["purpose"].get(lang())
               or declared[i]["purpose"]["vi"],
               "required": bool(declared[i].get("required")) or i in needs.essential,

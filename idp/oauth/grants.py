@@ -284,7 +284,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = tokens.by_refresh_token(db, refresh_token)
         if row is None:
             return None
-        if row.refresh_used_at is not None and row.revoked_reason == "rotated":
+        if row.refresh_used_at is not None:
             self._reuse_detected(row)
             return None
         if not row.is_refresh_active():

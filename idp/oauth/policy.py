@@ -21,6 +21,7 @@ class ConsentNeeds:
     """What an authorization request needs from the citizen's consent."""
 
     prompt: consent.Prompt
+    state: consent.ConsentState
     notice: Notice | None
     claims_request: dict[str, dict[str, bool]]
     scopes: frozenset[str]
@@ -33,12 +34,14 @@ class ConsentNeeds:
 
 
 def consent_needs(db: Session, *, citizen_id: str, portal: Portal, params: dict[str, str],
-                  consent_done: bool) -> ConsentNeeds:
+                  consent_done: bool,
+                  claims_request: dict[str, dict[str, bool]] | None = None) -> ConsentNeeds:
     """Evaluate the named consent checks for a (parked or live) authorization request.
 
     Raises ClaimsRequestError when the ``claims`` parameter is malformed.
     """
-    claims_request = parse_claims_request(params.get("claims"))
+    if claims_request is None:
+        claims_request = parse_claims_request(params.get("claims"))
     scopes = set(portal.get_allowed_scope(params.get("scope") or "").split())
     prompts = set((params.get("prompt") or "").split())
     state = consent.consent_state(db, citizen_id=citizen_id, portal_id=portal.id)
@@ -55,5 +58,5 @@ def consent_needs(db: Session, *, citizen_id: str, portal: Portal, params: dict[
         prompt = consent.evaluate(
             db, state, notice, items=requested_items(scopes, claims_request), scopes=scopes,
             prompt_consent="consent" in prompts)
-    return ConsentNeeds(prompt, notice, claims_request, frozenset(scopes),
+    return ConsentNeeds(prompt, state, notice, claims_request, frozenset(scopes),
                         frozenset(essential_items(claims_request)))

@@ -9,7 +9,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from idp.db import get_db
 from idp.oauth import tokens
-from idp.oauth.models import Token
+from idp.oauth.models import Token, digest
 
 
 class RevocationEndpoint(_RevocationEndpoint):
@@ -33,21 +33,11 @@ class RevocationEndpoint(_RevocationEndpoint):
         return tokens.by_access_token(db, token_string) or tokens.by_refresh_token(
             db, token_string)
 
-    def authenticate_token(self, request: Any, client: Any) -> Token | None:
-        token = super().authenticate_token(request, client)
-        return token
-
     def revoke_token(self, token: Token, request: Any) -> None:
         db = get_db()
-        if token.refresh_token_hash is not None and token.refresh_token_hash == _digest_of(request):
+        if token.refresh_token_hash == digest(request.form["token"]):
             # RFC 7009 §2.1: revoking a refresh token also revokes what it stands for.
             tokens.revoke_chain(db, token.chain_id, "revoked_by_portal")
         else:
             tokens.revoke_token(db, token.id, "revoked_by_portal")
         db.commit()
-
-
-def _digest_of(request: Any) -> str:
-    from idp.oauth.models import digest
-
-    return digest(request.form["token"])

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import OAuth2Request, UnsupportedResponseTypeError
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Flask
+from flask import Flask, g
 
 from idp import runtime
 from idp.db import get_db
@@ -70,7 +70,13 @@ def _client_secret_basic(query_client: Any, request: Any) -> Portal | None:
 
 
 def _query_client(client_id: str) -> Portal | None:
-    return clients.find_active(get_db(), client_id)
+    # Authlib asks several times per request (validation, then again when answering).
+    if not isinstance(client_id, str):
+        return None
+    seen = g.setdefault("idp_portals", {})
+    if client_id not in seen:
+        seen[client_id] = clients.find_active(get_db(), client_id)
+    return seen[client_id]
 
 
 def _save_token(token: dict[str, Any], request: Any) -> None:

@@ -204,7 +204,7 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
             raise RequestURINotSupportedError(redirect_uri=redirect_uri)
         max_age = _max_age(params.get("max_age"), redirect_uri)
         try:
-            parse_claims_request(params.get("claims"))  # malformed: refuse before sign-in
+            claims_request = parse_claims_request(params.get("claims"))  # before sign-in
         except ClaimsRequestError as exc:
             raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
 
@@ -230,11 +230,9 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
             return _park(params, flow.LOGIN_PENDING, login_checks, None, inter,
                          "citizens.signin")
 
-        try:
-            needs = consent_needs(db, citizen_id=citizen.id, portal=portal, params=params,
-                                  consent_done=bool(inter and inter.consent_done))
-        except ClaimsRequestError as exc:
-            raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
+        needs = consent_needs(db, citizen_id=citizen.id, portal=portal, params=params,
+                              consent_done=bool(inter and inter.consent_done),
+                              claims_request=claims_request)
         if not needs.satisfied:
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=redirect_uri)
@@ -243,10 +241,10 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
         if inter is not None:
             if flow.take(store, inter) is None:
                 raise InteractionExpired(detail="interaction taken twice")
-        fresh = consent.live_grant(db, citizen_id=citizen.id, portal_id=portal.id) is None
-        grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id,
-                                         notice=needs.notice)
-        if fresh:
+        grant_row = needs.state.grant
+        if grant_row is None:
+            grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id,
+                                             notice=needs.notice)
             # Every grant has its receipt: one made without a page (``openid`` alone) too.
             receipts.issue_receipt(
                 db, issuer=runtime.settings().issuer, grant=grant_row, notice=needs.notice,

@@ -6,8 +6,6 @@ stops at the first redirect that leaves the provider (the portal's redirect URI)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
@@ -34,8 +33,7 @@ def shown_claims(html: str) -> list[str]:
 def pkce_pair() -> tuple[str, str]:
     """Return (verifier, S256 challenge)."""
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
+    return verifier, create_s256_code_challenge(verifier)
 
 
 @dataclass
