@@ -65,6 +65,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def iso_utc(when: dt.datetime | None) -> str | None:
+    """Return a datetime as RFC 3339 UTC text (``2026-11-29T19:09:00Z``), None for None."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
+
+
 def new_id() -> str:
     """Return a new random primary key (UUID4 text)."""
     return str(uuid.uuid4())

@@ -31,7 +31,7 @@ from idp.citizens.validation import (
     validate_contacts,
 )
 from idp.config import Settings
-from idp.db import utcnow
+from idp.db import iso_utc, utcnow
 from idp.store import Store
 
 PASSWORD_MIN = 8
@@ -371,8 +371,8 @@ def export_profile(citizen: Citizen) -> dict[str, Any]:
         "province_code": citizen.province_code,
         "commune_code": citizen.ward_code,
         "has_password": bool(citizen.password_hash),
-        "created_at": citizen.created_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "updated_at": citizen.updated_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": iso_utc(citizen.created_at),
+        "updated_at": iso_utc(citizen.updated_at),
     }
 
 

@@ -6,6 +6,7 @@ check it with any JOSE library; ``idp receipts verify FILE`` does so from the co
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from idp import events, keys
 from idp.consent.models import ConsentGrant, Notice, Receipt
+from idp.db import iso_utc
 
 RECEIPT_TYP = "consent-receipt+jwt"
 RECEIPT_ALG = "RS256"
@@ -60,7 +62,7 @@ def issue_receipt(db: Session, *, issuer: str, grant: ConsentGrant, notice: Noti
         "scopes": sorted(grant.scopes),
         "claims": claims_listing(notice, decisions),
         "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "time": iso_utc(dt.datetime.fromtimestamp(now, dt.UTC)),
     }
     key = keys.signing_key(db, RECEIPT_ALG)
     header = {"alg": RECEIPT_ALG, "kid": key.kid, "typ": RECEIPT_TYP}

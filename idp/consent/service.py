@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from idp import events
 from idp.consent.models import ConsentClaim, ConsentGrant, Notice, Release
-from idp.db import utcnow
+from idp.db import iso_utc, utcnow
 from idp.oauth.claims import CLAIM_ITEMS
 
 PURPOSE_MAX = 500
@@ -28,6 +28,14 @@ CHECK_NOTICE_CHANGED = "notice_changed"
 CHECK_PROMPT_CONSENT = "prompt_consent"
 # Scopes that are consented to as such (not claim items).
 PLAIN_SCOPES = ("openid", "offline_access")
+
+
+_ITEM_RANK = {item: n for n, item in enumerate(CLAIM_ITEMS)}
+
+
+def item_rank(item: str) -> int:
+    """Return an item's place in the canonical order (pages, receipts, exports)."""
+    return _ITEM_RANK.get(item, len(_ITEM_RANK))
 
 
 class PurposeError(ValueError):
@@ -317,8 +325,7 @@ def live_grants(db: Session, citizen_id: str) -> list[ConsentGrant]:
 
 def claim_decisions(db: Session, grant_id: str) -> list[ConsentClaim]:
     """Return the live decisions of a grant (granted and declined)."""
-    return sorted(_live_claims(db, grant_id), key=lambda r: list(CLAIM_ITEMS).index(r.claim)
-                  if r.claim in CLAIM_ITEMS else 99)
+    return sorted(_live_claims(db, grant_id), key=lambda r: item_rank(r.claim))
 
 
 # -- the release log ----------------------------------------------------------------------
@@ -356,20 +363,6 @@ def last_release(db: Session, *, citizen_id: str, portal_id: str) -> Any:
     """Return the time of the latest release to a portal, or None."""
     return db.scalar(select(func.max(Release.released_at)).where(
         Release.citizen_id == citizen_id, Release.portal_id == portal_id))
-
-
-def purposes_of(notice: Notice | None, claims: Iterable[str], lang: str) -> dict[str, str]:
-    """Return {claim name: purpose text} for released claim names under a notice."""
-    from idp.oauth.claims import item_of
-
-    out: dict[str, str] = {}
-    declared = notice.purposes if notice else {}
-    for claim in claims:
-        item = item_of(claim)
-        spec = declared.get(item) if item else None
-        if spec:
-            out[claim] = spec["purpose"].get(lang) or spec["purpose"]["vi"]
-    return out
 
 
 # -- the citizen's account pages: connected portals, withdrawal, history, export -----------
@@ -510,9 +503,7 @@ def _receipt_for(db: Session, *, grant: ConsentGrant, issuer: str, action: str,
     portal = clients.get_portal(db, grant.portal_id)
     if portal is None:  # pragma: no cover - portals cascade to their grants
         raise ConsentError("the grant's portal is gone")
-    order = list(CLAIM_ITEMS)
-    ordered = dict(sorted(decisions.items(),
-                          key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+    ordered = dict(sorted(decisions.items(), key=lambda kv: item_rank(kv[0])))
     return receipts_service.issue_receipt(
         db, issuer=issuer, grant=grant, notice=get_notice(db, grant.notice_id),
         client_id=portal.client_id, portal_name=portal.name,
@@ -592,7 +583,7 @@ class HistoryEntry:
         """Return the entry for the JSON and CSV exports."""
         return {
             "id": self.id,
-            "time": self.released_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": iso_utc(self.released_at),
             "time_vietnam": vietnam_time(self.released_at),
             "portal": self.portal_name,
             "client_id": self.client_id,
@@ -667,16 +658,12 @@ def history_csv(entries: Iterable[HistoryEntry]) -> str:
                      "items", "purposes", "notice_version"])
     for e in entries:
         writer.writerow([
-            e.released_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            iso_utc(e.released_at),
             vietnam_time(e.released_at), cell(e.portal_name), cell(e.client_id), e.channel,
             " ".join(e.claims), " ".join(e.items),
             cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
             "" if e.notice_version is None else str(e.notice_version)])
     return buf.getvalue()
-
-
-def _iso(when: dt.datetime | None) -> str | None:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else None
 
 
 def citizen_record(db: Session, *, citizen_id: str, lang: str) -> dict[str, Any]:
@@ -697,23 +684,23 @@ def citizen_record(db: Session, *, citizen_id: str, lang: str) -> dict[str, Any]
             notice = look.notice(r.notice_id)
             spec = (notice.purposes if notice else {}).get(r.claim, {})
             out_claims.append({
-                "claim": r.claim, "granted": r.granted, "decided_at": _iso(r.decided_at),
-                "withdrawn_at": _iso(r.withdrawn_at), "purpose": spec.get("purpose", {}),
+                "claim": r.claim, "granted": r.granted, "decided_at": iso_utc(r.decided_at),
+                "withdrawn_at": iso_utc(r.withdrawn_at), "purpose": spec.get("purpose", {}),
                 "required": bool(spec.get("required")),
                 "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
             })
         out_grants.append({
             "grant_id": grant.id, "client_id": portal.client_id if portal else None,
             "portal": portal.name if portal else None, "scopes": sorted(grant.scopes),
-            "created_at": _iso(grant.created_at), "updated_at": _iso(grant.updated_at),
-            "withdrawn_at": _iso(grant.revoked_at), "withdrawn_reason": grant.revoked_reason,
+            "created_at": iso_utc(grant.created_at), "updated_at": iso_utc(grant.updated_at),
+            "withdrawn_at": iso_utc(grant.revoked_at), "withdrawn_reason": grant.revoked_reason,
             "claims": out_claims,
         })
     out_receipts = []
     for rec in receipts_service.receipts_of(db, citizen_id):
         portal = look.portal(rec.portal_id)
         out_receipts.append({
-            "id": rec.id, "action": rec.action, "time": _iso(rec.created_at),
+            "id": rec.id, "action": rec.action, "time": iso_utc(rec.created_at),
             "grant_id": rec.grant_id, "client_id": portal.client_id if portal else None,
             "jws": rec.jws})
     rows, _ = history(db, citizen_id=citizen_id, limit=None)

@@ -112,11 +112,11 @@ def decide() -> Any:
 
 import json  # noqa: E402
 import re  # noqa: E402
-import time  # noqa: E402
 
 from flask import Response, flash  # noqa: E402
 from flask_babel import gettext  # noqa: E402
 
+from idp.db import iso_utc, utcnow  # noqa: E402
 from idp.errors import IdpError, NotFound  # noqa: E402
 from idp.oauth import tokens as oauth_tokens  # noqa: E402
 from idp.oauth.claims import CLAIM_ITEMS  # noqa: E402
@@ -325,7 +325,7 @@ def my_data() -> Any:
     record = service.citizen_record(db, citizen_id=citizen.id, lang=lang())
     data = {
         "issuer": runtime.settings().issuer,
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "generated_at": iso_utc(utcnow()),
         "profile": citizens.export_profile(citizen),
         **record,
         "tokens": oauth_tokens.tokens_of_citizen(db, citizen.id),
