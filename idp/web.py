@@ -26,6 +26,14 @@ def current_sso() -> citizens.SignInSession | None:
     return g.idp_sso
 
 
+def signed_in_citizen() -> Any:
+    """Return the citizen of this browser's sign-in session, or None."""
+    from idp.db import get_db
+
+    sso = current_sso()
+    return citizens.get_citizen(get_db(), sso.citizen_id) if sso else None
+
+
 def set_sso(response: Response, sso: citizens.SignInSession | None) -> Response:
     """Set (or clear) the sign-in session cookie: host-only, HttpOnly, SameSite=Lax."""
     s = runtime.settings()

@@ -31,7 +31,13 @@ from idp.db import get_db
 from idp.errors import InteractionExpired
 from idp.oauth import interaction as flow
 from idp.oauth.grants import ACR_PASSWORD, AMR_PASSWORD
-from idp.web import browser_binding, current_sso, rotate_browser_session, set_sso
+from idp.web import (
+    browser_binding,
+    current_sso,
+    rotate_browser_session,
+    set_sso,
+    signed_in_citizen,
+)
 
 bp = Blueprint("citizens", __name__)
 
@@ -186,15 +192,9 @@ def set_password(token: str) -> Any:
         400 if errors else 200)
 
 
-def _require_citizen() -> Any:
-    sso = current_sso()
-    citizen = service.get_citizen(get_db(), sso.citizen_id) if sso else None
-    return citizen
-
-
 @bp.get("/account")
 def account() -> Any:
-    citizen = _require_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return redirect(url_for("citizens.signin"), code=303)
     return _account_page(citizen, {}, None)
@@ -216,7 +216,7 @@ def _account_page(citizen: Any, errors: dict[str, Any], values: dict[str, str] |
 
 @bp.post("/account/contacts")
 def update_contacts() -> Any:
-    citizen = _require_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return redirect(url_for("citizens.signin"), code=303)
     values = {k: request.form.get(k, "") for k in ("email", "phone", "province", "commune",

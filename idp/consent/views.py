@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from idp import runtime
 from idp.citizens import service as citizens
 from idp.consent import receipts, service
-from idp.db import get_db
-from idp.errors import InteractionExpired
+from idp.db import get_db, iso_utc, utcnow
+from idp.errors import IdpError, InteractionExpired, NotFound
 from idp.oauth import clients
 from idp.oauth import interaction as flow
-from idp.oauth.claims import ClaimsRequestError
+from idp.oauth import tokens as oauth_tokens
+from idp.oauth.claims import CLAIM_ITEMS, ClaimsRequestError
 from idp.oauth.grants import subject_for
 from idp.oauth.policy import ConsentNeeds, consent_needs
-from idp.web import browser_binding, current_sso
+from idp.web import browser_binding, current_sso, rotate_browser_session, set_sso, signed_in_citizen
 
 bp = Blueprint("consent", __name__)
 
@@ -110,18 +113,6 @@ def decide() -> Any:
 # Pages for a signed-in citizen (a signed-out visitor goes to /signin). Every id in a URL
 # is checked to be the citizen's own: anything else is the same 404 as an unknown id.
 
-import json  # noqa: E402
-import re  # noqa: E402
-
-from flask import Response, flash  # noqa: E402
-from flask_babel import gettext  # noqa: E402
-
-from idp.db import iso_utc, utcnow  # noqa: E402
-from idp.errors import IdpError, NotFound  # noqa: E402
-from idp.oauth import tokens as oauth_tokens  # noqa: E402
-from idp.oauth.claims import CLAIM_ITEMS  # noqa: E402
-from idp.web import rotate_browser_session, set_sso  # noqa: E402
-
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PAGE_MAX_DIGITS = 6
 
@@ -134,12 +125,6 @@ def _vn_time(when: Any) -> str:
 @bp.app_template_filter("vn_date")
 def _vn_date(when: Any) -> str:
     return service.vietnam_time(when, "%d/%m/%Y")
-
-
-def _account_citizen() -> Any:
-    """Return the signed-in citizen, or None."""
-    sso = current_sso()
-    return citizens.get_citizen(get_db(), sso.citizen_id) if sso else None
 
 
 def _to_signin() -> Any:
@@ -166,7 +151,7 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 
 @bp.get("/account/portals")
 def portals_page() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     db = get_db()
@@ -178,7 +163,7 @@ def portals_page() -> Any:
 
 @bp.post("/account/portals/<grant_id>/claims/<item>/withdraw")
 def withdraw_claim(grant_id: str, item: str) -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     grant = _own_grant(citizen, grant_id)
@@ -200,7 +185,7 @@ def withdraw_claim(grant_id: str, item: str) -> Any:
 
 @bp.post("/account/portals/<grant_id>/withdraw")
 def withdraw_grant(grant_id: str) -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     grant = _own_grant(citizen, grant_id)
@@ -220,7 +205,7 @@ def withdraw_grant(grant_id: str) -> Any:
 
 @bp.get("/account/receipts/<receipt_id>.jwt")
 def receipt_download(receipt_id: str) -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     row = None
@@ -266,7 +251,7 @@ class _HistoryQuery:
 
 @bp.get("/account/history")
 def history_page() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     query = _HistoryQuery(citizen, paged=True)
@@ -297,7 +282,7 @@ def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
 
 @bp.get("/account/history.csv")
 def history_csv() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     # A byte-order mark so that spreadsheet programs read the Vietnamese text as UTF-8.
@@ -307,7 +292,7 @@ def history_csv() -> Any:
 
 @bp.get("/account/history.json")
 def history_json() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     rows = [e.as_dict() for e in _export_entries(citizen)]
@@ -318,7 +303,7 @@ def history_json() -> Any:
 
 @bp.get("/account/data.json")
 def my_data() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     db = get_db()
@@ -336,7 +321,7 @@ def my_data() -> Any:
 
 @bp.post("/account/delete")
 def delete_account() -> Any:
-    citizen = _account_citizen()
+    citizen = signed_in_citizen()
     if citizen is None:
         return _to_signin()
     db = get_db()
