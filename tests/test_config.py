@@ -12,6 +12,8 @@ def test_embedded_defaults(tmp_path):
     assert s.issuer == "http://127.0.0.1:5000"
     assert s.database_url == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
     assert s.redis_url == ""
+    # argon2id defaults: t=2, m=19 MiB, p=1 (OWASP's minimum for argon2id).
+    assert (s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism) == (2, 19456, 1)
     assert (tmp_path / "secret_key").exists()
     assert any("IDP_REDIS_URL" in d for d in s.embedded_defaults)
     # Generated once, then reused: restarting keeps sessions and subjects.
