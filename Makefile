@@ -36,10 +36,12 @@ run: install
 ## reason when PostgreSQL/Redis are absent, unless IDP_TEST_REQUIRE_SERVER=1).
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 lint: install-test
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: install-test
 	$(BIN)/ruff format .

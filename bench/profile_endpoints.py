@@ -49,7 +49,7 @@ ISSUER = "http://127.0.0.1:5999"  # never listened on: the test client calls the
 
 def _location(resp: Any) -> str:
     loc = resp.headers.get("Location", "")
-    return loc[len(ISSUER):] if loc.startswith(ISSUER) else loc
+    return loc[len(ISSUER) :] if loc.startswith(ISSUER) else loc
 
 
 def _form(client: Any, page: Any, action: str, **fields: Any) -> Any:
@@ -72,23 +72,52 @@ def _code(resp: Any) -> str | None:
 def setup(tmp: Path) -> tuple[Any, Portal, str]:
     """Return (app, portal, citizen identifier) on a fresh data folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env.update({"IDP_ISSUER": ISSUER, "IDP_DATA_DIR": str(tmp / "data"),
-                "IDP_SECRET_KEY": secrets.token_urlsafe(32),
-                "IDP_PAIRWISE_SALT": secrets.token_urlsafe(32)})
+    env.update(
+        {
+            "IDP_ISSUER": ISSUER,
+            "IDP_DATA_DIR": str(tmp / "data"),
+            "IDP_SECRET_KEY": secrets.token_urlsafe(32),
+            "IDP_PAIRWISE_SALT": secrets.token_urlsafe(32),
+        }
+    )
     run_cli(["db", "upgrade"], env)
     purposes = tmp / "purposes.json"
     purposes.write_text(json.dumps(PURPOSES, ensure_ascii=False), encoding="utf-8")
-    out = json.loads(run_cli(["clients", "add", "--name", "Cổng đo tải (profile)",
-                              "--redirect-uri", REDIRECT_URI, "--scope", SCOPE,
-                              "--auth-method", "client_secret_basic",
-                              "--purposes", str(purposes)], env))
+    out = json.loads(
+        run_cli(
+            [
+                "clients",
+                "add",
+                "--name",
+                "Cổng đo tải (profile)",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--scope",
+                SCOPE,
+                "--auth-method",
+                "client_secret_basic",
+                "--purposes",
+                str(purposes),
+            ],
+            env,
+        )
+    )
     from idp.citizens.validation import communes
 
     cccd = "048085" + f"{secrets.randbelow(10**6):06d}"
-    citizen = {"family_name": "Trần", "middle_name": "Văn", "given_name": "Bình",
-               "birthdate": "1985-04-12", "gender": "male", "cccd": cccd,
-               "email": "bench.citizen@example.vn", "phone": "0905123456", "province": "48",
-               "commune": str(communes(48)[0][0]), "street": "1 Bạch Đằng"}
+    citizen = {
+        "family_name": "Trần",
+        "middle_name": "Văn",
+        "given_name": "Bình",
+        "birthdate": "1985-04-12",
+        "gender": "male",
+        "cccd": cccd,
+        "email": "bench.citizen@example.vn",
+        "phone": "0905123456",
+        "province": "48",
+        "commune": str(communes(48)[0][0]),
+        "street": "1 Bạch Đằng",
+    }
     link = json.loads(run_cli(["citizens", "add"], env, stdin=json.dumps(citizen)))
     from idp import create_app
     from idp.config import Settings
@@ -117,8 +146,13 @@ def sign_in_and_consent(app: Any, portal: Portal, cccd: str) -> Any:
         if 'name="identifier"' in text:
             resp = _form(browser, resp, "/signin", identifier=cccd, password=PASSWORD)
         elif 'name="decision"' in text:
-            resp = _form(browser, resp, "/consent", decision="approve",
-                         claim=sorted(set(_CLAIM.findall(text))))
+            resp = _form(
+                browser,
+                resp,
+                "/consent",
+                decision="approve",
+                claim=sorted(set(_CLAIM.findall(text))),
+            )
         else:
             raise BenchError(f"stuck ({resp.status_code}): {text[:300]}")
     raise BenchError("the flow did not end")
@@ -135,22 +169,32 @@ def main() -> int:
         app, portal, cccd = setup(tmp)
         browser = sign_in_and_consent(app, portal, cccd)
         api = app.test_client()
-        basic = {"Authorization": "Basic " + base64.b64encode(
-            f"{portal.client_id}:{portal.client_secret}".encode()).decode()}
+        basic = {
+            "Authorization": "Basic "
+            + base64.b64encode(f"{portal.client_id}:{portal.client_secret}".encode()).decode()
+        }
 
         def silent() -> tuple[str, str]:
             verifier, challenge = pkce_pair()
-            resp = browser.get("/authorize?" + urlencode(
-                authorize_params(portal, challenge, "none")))
+            resp = browser.get(
+                "/authorize?" + urlencode(authorize_params(portal, challenge, "none"))
+            )
             code = _code(resp)
             if code is None:
                 raise BenchError(f"silent authorization failed: {resp.status_code}")
             return code, verifier
 
         def exchange(code: str, verifier: str) -> dict[str, Any]:
-            resp = api.post("/token", headers=basic, data={
-                "grant_type": "authorization_code", "code": code,
-                "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+            resp = api.post(
+                "/token",
+                headers=basic,
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": verifier,
+                },
+            )
             if resp.status_code != 200:
                 raise BenchError(f"token: {resp.status_code} {resp.get_data(as_text=True)}")
             return resp.get_json()
@@ -161,8 +205,11 @@ def main() -> int:
         chain = [exchange(*silent())["refresh_token"]]
 
         def rotate() -> None:
-            resp = api.post("/token", headers=basic, data={
-                "grant_type": "refresh_token", "refresh_token": chain[0]})
+            resp = api.post(
+                "/token",
+                headers=basic,
+                data={"grant_type": "refresh_token", "refresh_token": chain[0]},
+            )
             if resp.status_code != 200:
                 raise BenchError(f"refresh: {resp.status_code}")
             chain[0] = resp.get_json()["refresh_token"]
@@ -193,19 +240,32 @@ def main() -> int:
                 call(i)
             prof.disable()
             per = (time.process_time() - t0) / n * 1000
-            print(f"\n=== {name}: {per:.2f} ms CPU per call under cProfile "
-                  f"({n} calls, one thread, no HTTP) ===")
-            print("SQL statements per call: " + (", ".join(
-                f"{k} {v / n:.1f}" for k, v in sorted(statements.items())) or "none"))
+            print(
+                f"\n=== {name}: {per:.2f} ms CPU per call under cProfile "
+                f"({n} calls, one thread, no HTTP) ==="
+            )
+            print(
+                "SQL statements per call: "
+                + (", ".join(f"{k} {v / n:.1f}" for k, v in sorted(statements.items())) or "none")
+            )
             buf = io.StringIO()
             stats = pstats.Stats(prof, stream=buf)
             stats.sort_stats("cumulative").print_stats(args.top + 25)
-            lines = [ln for ln in buf.getvalue().splitlines()
-                     if ln.strip() and ("/idp/" in ln or "import_key" in ln
-                                        or "sqlite3" in ln or "flush" in ln
-                                        or "commit" in ln or "sign" in ln)]
+            lines = [
+                ln
+                for ln in buf.getvalue().splitlines()
+                if ln.strip()
+                and (
+                    "/idp/" in ln
+                    or "import_key" in ln
+                    or "sqlite3" in ln
+                    or "flush" in ln
+                    or "commit" in ln
+                    or "sign" in ln
+                )
+            ]
             print("   ncalls  tottime  percall  cumtime  percall filename:lineno(function)")
-            for ln in lines[:args.top]:
+            for ln in lines[: args.top]:
                 print(ln)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

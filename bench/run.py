@@ -71,14 +71,25 @@ START_TIMEOUT = 60  # seconds for a server to answer after start
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 PURPOSES = {
-    "name": {"purpose": {"vi": "Để điền sẵn họ tên trong hồ sơ",
-                         "en": "To pre-fill your name in the file"}, "required": False},
-    "birthdate": {"purpose": {"vi": "Để kiểm tra độ tuổi", "en": "To check your age"},
-                  "required": False},
-    "gender": {"purpose": {"vi": "Để điền sẵn hồ sơ", "en": "To pre-fill the file"},
-               "required": False},
-    "email": {"purpose": {"vi": "Để gửi kết quả cho bạn", "en": "To send you the result"},
-              "required": False},
+    "name": {
+        "purpose": {
+            "vi": "Để điền sẵn họ tên trong hồ sơ",
+            "en": "To pre-fill your name in the file",
+        },
+        "required": False,
+    },
+    "birthdate": {
+        "purpose": {"vi": "Để kiểm tra độ tuổi", "en": "To check your age"},
+        "required": False,
+    },
+    "gender": {
+        "purpose": {"vi": "Để điền sẵn hồ sơ", "en": "To pre-fill the file"},
+        "required": False,
+    },
+    "email": {
+        "purpose": {"vi": "Để gửi kết quả cho bạn", "en": "To send you the result"},
+        "required": False,
+    },
 }
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -110,7 +121,7 @@ def _stat(pid: int) -> tuple[int, float] | None:
             raw = fh.read()
     except OSError:
         return None
-    fields = raw[raw.rfind(")") + 2:].split()
+    fields = raw[raw.rfind(")") + 2 :].split()
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
@@ -187,12 +198,20 @@ class Server:
             return ""
 
 
-def start_server(name: str, argv: list[str], env: dict[str, str], port: int, probe: str,
-                 logdir: Path) -> Server:
+def start_server(
+    name: str, argv: list[str], env: dict[str, str], port: int, probe: str, logdir: Path
+) -> Server:
     log = logdir / f"{name}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Server(name, f"http://{HOST}:{port}", proc, log)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -210,11 +229,20 @@ def start_server(name: str, argv: list[str], env: dict[str, str], port: int, pro
 
 def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
     """Run an ``idp`` command; return its stdout (raise with its stderr on failure)."""
-    proc = subprocess.run([str(BIN / "idp"), *args], env=env, cwd=ROOT, input=stdin,  # noqa: S603
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [str(BIN / "idp"), *args],
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise BenchError(f"idp {' '.join(args[:2])} failed ({proc.returncode}):\n"
-                         f"{proc.stderr.strip()}")
+        raise BenchError(
+            f"idp {' '.join(args[:2])} failed ({proc.returncode}):\n{proc.stderr.strip()}"
+        )
     return proc.stdout
 
 
@@ -262,8 +290,7 @@ def check_servers() -> None:
         with engine.connect():
             pass
     except Exception as exc:
-        raise BenchError(f"PostgreSQL at {PG_URL} unreachable: "
-                         f"{exc.__class__.__name__}") from None
+        raise BenchError(f"PostgreSQL at {PG_URL} unreachable: {exc.__class__.__name__}") from None
     finally:
         engine.dispose()
 
@@ -274,7 +301,7 @@ def delete_redis_prefix(prefix: str) -> int:
     r = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     keys = list(itertools.islice(r.scan_iter(f"{prefix}*", count=1000), 2_000_000))
     for i in range(0, len(keys), 1000):
-        r.delete(*keys[i:i + 1000])
+        r.delete(*keys[i : i + 1000])
     return len(keys)
 
 
@@ -294,9 +321,15 @@ class Portal:
 
 def authorize_params(portal: Portal, challenge: str, prompt: str) -> dict[str, str]:
     return {
-        "response_type": "code", "client_id": portal.client_id, "redirect_uri": REDIRECT_URI,
-        "scope": SCOPE, "state": secrets.token_urlsafe(12), "nonce": secrets.token_urlsafe(12),
-        "code_challenge": challenge, "code_challenge_method": "S256", "prompt": prompt,
+        "response_type": "code",
+        "client_id": portal.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "state": secrets.token_urlsafe(12),
+        "nonce": secrets.token_urlsafe(12),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "prompt": prompt,
     }
 
 
@@ -311,8 +344,9 @@ def code_from(resp: requests.Response) -> str | None:
     return values[0] if values else None
 
 
-def post_form(http: requests.Session, base: str, page: requests.Response, action: str,
-              **fields: Any) -> requests.Response:
+def post_form(
+    http: requests.Session, base: str, page: requests.Response, action: str, **fields: Any
+) -> requests.Response:
     data = dict(fields)
     for name, pattern in (("csrf_token", _CSRF), ("interaction", _INTERACTION)):
         found = pattern.search(page.text)
@@ -321,13 +355,18 @@ def post_form(http: requests.Session, base: str, page: requests.Response, action
     return http.post(base + action, data=data, allow_redirects=False, timeout=HTTP_TIMEOUT)
 
 
-def full_flow(idp: str, portal: Portal, identifier: str) -> tuple[requests.Session, str, str,
-                                                                       float]:
+def full_flow(
+    idp: str, portal: Portal, identifier: str
+) -> tuple[requests.Session, str, str, float]:
     """Sign in and consent like a browser; return (browser, code, verifier, sign-in secs)."""
     browser = requests.Session()
     verifier, challenge = pkce_pair()
-    resp = browser.get(idp + "/authorize", params=authorize_params(portal, challenge, "consent"),
-                       allow_redirects=False, timeout=HTTP_TIMEOUT)
+    resp = browser.get(
+        idp + "/authorize",
+        params=authorize_params(portal, challenge, "consent"),
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT,
+    )
     signin_secs = -1.0
     for _ in range(12):
         code = code_from(resp)
@@ -344,8 +383,9 @@ def full_flow(idp: str, portal: Portal, identifier: str) -> tuple[requests.Sessi
         path = urlsplit(resp.url).path
         if path == "/signin" and resp.status_code == 200:
             t0 = time.perf_counter()
-            resp = post_form(browser, idp, resp, "/signin", identifier=identifier,
-                             password=PASSWORD)
+            resp = post_form(
+                browser, idp, resp, "/signin", identifier=identifier, password=PASSWORD
+            )
             signin_secs = time.perf_counter() - t0
             if resp.status_code != 303:
                 raise BenchError(f"sign-in refused ({resp.status_code})")
@@ -358,17 +398,29 @@ def full_flow(idp: str, portal: Portal, identifier: str) -> tuple[requests.Sessi
     raise BenchError("the authorization flow did not end in 12 steps")
 
 
-def exchange(http: requests.Session, idp: str, portal: Portal, code: str,
-             verifier: str) -> requests.Response:
-    return http.post(idp + "/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier,
-    }, auth=(portal.client_id, portal.client_secret), timeout=HTTP_TIMEOUT)
+def exchange(
+    http: requests.Session, idp: str, portal: Portal, code: str, verifier: str
+) -> requests.Response:
+    return http.post(
+        idp + "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        auth=(portal.client_id, portal.client_secret),
+        timeout=HTTP_TIMEOUT,
+    )
 
 
 def refresh(http: requests.Session, idp: str, portal: Portal, token: str) -> requests.Response:
-    return http.post(idp + "/token", data={"grant_type": "refresh_token", "refresh_token": token},
-                     auth=(portal.client_id, portal.client_secret), timeout=HTTP_TIMEOUT)
+    return http.post(
+        idp + "/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=(portal.client_id, portal.client_secret),
+        timeout=HTTP_TIMEOUT,
+    )
 
 
 # -- the load loop ------------------------------------------------------------------------
@@ -400,9 +452,16 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank]
 
 
-def run_load(scenario: str, work: Callable[[int], str | None], *, threads: int,
-             seconds: float, max_requests: int, server: Server,
-             dbname: str | None) -> Sample:
+def run_load(
+    scenario: str,
+    work: Callable[[int], str | None],
+    *,
+    threads: int,
+    seconds: float,
+    max_requests: int,
+    server: Server,
+    dbname: str | None,
+) -> Sample:
     """Run ``work(thread_index)`` from ``threads`` threads for ``seconds`` (and at most
     ``max_requests`` calls). ``work`` returns None on success, else an error text; it
     raises Exhausted when that thread has nothing left to do."""
@@ -431,8 +490,10 @@ def run_load(scenario: str, work: Callable[[int], str | None], *, threads: int,
                 if len(examples) < 3:
                     examples.append(" ".join(problem.split())[:300])
 
-    workers = [threading.Thread(target=loop, args=(i,), name=f"load-{i}", daemon=True)
-               for i in range(threads)]
+    workers = [
+        threading.Thread(target=loop, args=(i,), name=f"load-{i}", daemon=True)
+        for i in range(threads)
+    ]
     for t in workers:
         t.start()
     db0 = db_backends_cpu(dbname) if dbname else {}
@@ -458,11 +519,18 @@ def run_load(scenario: str, work: Callable[[int], str | None], *, threads: int,
         return None if total is None or not answered else round(total / answered * 1000, 3)
 
     return Sample(
-        scenario=scenario, ok=ok, errors=sum(errors), elapsed=round(elapsed, 3),
+        scenario=scenario,
+        ok=ok,
+        errors=sum(errors),
+        elapsed=round(elapsed, 3),
         rps=round(ok / elapsed, 1) if elapsed > 0 else 0.0,
-        p50_ms=_ms(percentile(flat, 50)), p95_ms=_ms(percentile(flat, 95)),
-        server_cpu_ms=per_req(cpu1 - cpu0), db_cpu_ms=per_req(db_cpu),
-        client_cpu_ms=per_req(client1 - client0), error_examples=examples)
+        p50_ms=_ms(percentile(flat, 50)),
+        p95_ms=_ms(percentile(flat, 95)),
+        server_cpu_ms=per_req(cpu1 - cpu0),
+        db_cpu_ms=per_req(db_cpu),
+        client_cpu_ms=per_req(client1 - client0),
+        error_examples=examples,
+    )
 
 
 def _ms(value: float | None) -> float | None:
@@ -498,25 +566,32 @@ class Bench:
     def env(self, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
         expected = 6 * self.args.seconds * self.args.repeat + 120
-        env.update({
-            "IDP_ISSUER": f"http://{HOST}:{port}",
-            "IDP_DATA_DIR": str(self.tmp / "data"),
-            "IDP_SECRET_KEY": secrets.token_urlsafe(32),
-            "IDP_PAIRWISE_SALT": secrets.token_urlsafe(32),
-            # The defaults, explicitly: one sign-in is timed, none is in a measured path.
-            "IDP_ARGON2_TIME_COST": "2",
-            "IDP_ARGON2_MEMORY_KIB": "19456",
-            "IDP_ARGON2_PARALLELISM": "1",
-            # Defaults unless the run is long: codes are exchanged in the phase after the
-            # one that collected them; pre-issued access tokens serve the whole run.
-            "IDP_CODE_TTL": str(max(60, 3 * int(self.args.seconds) + 10)),
-            "IDP_ACCESS_TOKEN_TTL": str(max(600, 2 * int(expected))),
-        })
+        env.update(
+            {
+                "IDP_ISSUER": f"http://{HOST}:{port}",
+                "IDP_DATA_DIR": str(self.tmp / "data"),
+                "IDP_SECRET_KEY": secrets.token_urlsafe(32),
+                "IDP_PAIRWISE_SALT": secrets.token_urlsafe(32),
+                # The defaults, explicitly: one sign-in is timed, none is in a measured path.
+                "IDP_ARGON2_TIME_COST": "2",
+                "IDP_ARGON2_MEMORY_KIB": "19456",
+                "IDP_ARGON2_PARALLELISM": "1",
+                # Defaults unless the run is long: codes are exchanged in the phase after the
+                # one that collected them; pre-issued access tokens serve the whole run.
+                "IDP_CODE_TTL": str(max(60, 3 * int(self.args.seconds) + 10)),
+                "IDP_ACCESS_TOKEN_TTL": str(max(600, 2 * int(expected))),
+            }
+        )
         if self.backend == "server":
             assert self.dburl
             assert self.redis_prefix
-            env.update({"IDP_DATABASE_URL": self.dburl, "IDP_REDIS_URL": REDIS_URL,
-                        "IDP_REDIS_PREFIX": self.redis_prefix})
+            env.update(
+                {
+                    "IDP_DATABASE_URL": self.dburl,
+                    "IDP_REDIS_URL": REDIS_URL,
+                    "IDP_REDIS_PREFIX": self.redis_prefix,
+                }
+            )
         return env
 
     def setup(self) -> None:
@@ -529,40 +604,89 @@ class Bench:
         run_cli(["db", "upgrade"], env)
         purposes = self.tmp / "purposes.json"
         purposes.write_text(json.dumps(PURPOSES, ensure_ascii=False), encoding="utf-8")
-        out = json.loads(run_cli(["clients", "add", "--name", "Cổng đo tải (bench)",
-                                  "--redirect-uri", REDIRECT_URI, "--scope", SCOPE,
-                                  "--auth-method", "client_secret_basic",
-                                  "--purposes", str(purposes)], env))
+        out = json.loads(
+            run_cli(
+                [
+                    "clients",
+                    "add",
+                    "--name",
+                    "Cổng đo tải (bench)",
+                    "--redirect-uri",
+                    REDIRECT_URI,
+                    "--scope",
+                    SCOPE,
+                    "--auth-method",
+                    "client_secret_basic",
+                    "--purposes",
+                    str(purposes),
+                ],
+                env,
+            )
+        )
         self.portal = Portal(out["client_id"], out["client_secret"])
         from idp.citizens.validation import communes
 
         citizen = {
-            "family_name": "Trần", "middle_name": "Văn", "given_name": "Bình",
-            "birthdate": "1985-04-12", "gender": "male",
+            "family_name": "Trần",
+            "middle_name": "Văn",
+            "given_name": "Bình",
+            "birthdate": "1985-04-12",
+            "gender": "male",
             # 048 Đà Nẵng, 0 = male born in the 1900s, 85 = birth year, then a serial.
             "cccd": "048085" + f"{secrets.randbelow(10**6):06d}",
-            "email": "bench.citizen@example.vn", "phone": "0905123456",
-            "province": "48", "commune": str(communes(48)[0][0]), "street": "1 Bạch Đằng",
+            "email": "bench.citizen@example.vn",
+            "phone": "0905123456",
+            "province": "48",
+            "commune": str(communes(48)[0][0]),
+            "street": "1 Bạch Đằng",
         }
         link = json.loads(run_cli(["citizens", "add"], env, stdin=json.dumps(citizen)))
         self.idp = self._start(
-            "idp", [str(BIN / "idp"), "serve", "--host", HOST, "--port", str(port),
-                    "--workers", str(self.workers), "--threads", str(THREADS_PER_WORKER)],
-            env, port, "/.well-known/openid-configuration")
+            "idp",
+            [
+                str(BIN / "idp"),
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(THREADS_PER_WORKER),
+            ],
+            env,
+            port,
+            "/.well-known/openid-configuration",
+        )
         bport = free_port()
         self.base = self._start(
-            "baseline", [sys.executable, str(HERE / "baseline_app.py"), "--host", HOST,
-                         "--port", str(bport), "--workers", str(self.workers),
-                         "--threads", str(THREADS_PER_WORKER)],
-            env, bport, "/ping")
+            "baseline",
+            [
+                sys.executable,
+                str(HERE / "baseline_app.py"),
+                "--host",
+                HOST,
+                "--port",
+                str(bport),
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(THREADS_PER_WORKER),
+            ],
+            env,
+            bport,
+            "/ping",
+        )
         self._set_password(link["set_password_url"])
         browser, code, verifier, signin = full_flow(self.idp.url, self.portal, citizen["cccd"])
         self.facts["signin_once_ms"] = round(signin * 1000, 1)
         self.sso_cookies = browser.cookies
         self._pre_issue(browser, code, verifier)
 
-    def _start(self, name: str, argv: list[str], env: dict[str, str], port: int,
-               probe: str) -> Server:
+    def _start(
+        self, name: str, argv: list[str], env: dict[str, str], port: int, probe: str
+    ) -> Server:
         server = start_server(name, argv, env, port, probe, self.tmp)
         self.servers.append(server)
         return server
@@ -574,8 +698,9 @@ class Bench:
         page = http.get(self.idp.url + path, timeout=HTTP_TIMEOUT)
         if page.status_code != 200:
             raise BenchError(f"set-password page: {page.status_code}")
-        resp = post_form(http, self.idp.url, page, path, password=PASSWORD,
-                         password_confirm=PASSWORD)
+        resp = post_form(
+            http, self.idp.url, page, path, password=PASSWORD, password_confirm=PASSWORD
+        )
         if resp.status_code != 303:
             raise BenchError(f"set-password refused ({resp.status_code}): {resp.text[:300]}")
 
@@ -588,13 +713,18 @@ class Bench:
         for n in range(need):
             if n:
                 verifier, challenge = pkce_pair()
-                resp = browser.get(self.idp.url + "/authorize",
-                                   params=authorize_params(self.portal, challenge, "none"),
-                                   allow_redirects=False, timeout=HTTP_TIMEOUT)
+                resp = browser.get(
+                    self.idp.url + "/authorize",
+                    params=authorize_params(self.portal, challenge, "none"),
+                    allow_redirects=False,
+                    timeout=HTTP_TIMEOUT,
+                )
                 got = code_from(resp)
                 if got is None:
-                    raise BenchError(f"silent authorization failed: {resp.status_code} "
-                                     f"{resp.headers.get('Location', '')[:200]}")
+                    raise BenchError(
+                        f"silent authorization failed: {resp.status_code} "
+                        f"{resp.headers.get('Location', '')[:200]}"
+                    )
                 code = got
             resp = exchange(browser, self.idp.url, self.portal, code, verifier)
             if resp.status_code != 200:
@@ -614,8 +744,11 @@ class Bench:
         for _ in range(20):
             http.get(self.base.url + "/ping", timeout=HTTP_TIMEOUT)
             http.get(self.idp.url + "/.well-known/openid-configuration", timeout=HTTP_TIMEOUT)
-            http.get(self.idp.url + "/userinfo", timeout=HTTP_TIMEOUT,
-                     headers={"Authorization": f"Bearer {self.access_tokens[0]}"})
+            http.get(
+                self.idp.url + "/userinfo",
+                timeout=HTTP_TIMEOUT,
+                headers={"Authorization": f"Bearer {self.access_tokens[0]}"},
+            )
 
     # scenarios ------------------------------------------------------------------------
 
@@ -633,8 +766,12 @@ class Bench:
         assert self.base is not None
         assert self.portal is not None
         idp, base, portal = self.idp.url, self.base.url, self.portal
-        run = {"threads": self.threads, "seconds": self.args.seconds,
-               "max_requests": self.args.max_requests, "dbname": self.dbname}
+        run = {
+            "threads": self.threads,
+            "seconds": self.args.seconds,
+            "max_requests": self.args.max_requests,
+            "dbname": self.dbname,
+        }
         out: dict[str, Sample] = {}
 
         http = self.sessions()
@@ -643,8 +780,9 @@ class Bench:
             r = http[i].get(base + "/ping", timeout=HTTP_TIMEOUT)
             return None if r.status_code == 200 else f"{r.status_code} {r.text[:200]}"
 
-        out["baseline"] = run_load("baseline", baseline, server=self.base,
-                                   **{**run, "dbname": None})
+        out["baseline"] = run_load(
+            "baseline", baseline, server=self.base, **{**run, "dbname": None}
+        )
 
         http = self.sessions()
 
@@ -668,9 +806,12 @@ class Bench:
 
         def authorize(i: int) -> str | None:
             verifier, challenge = pkce_pair()
-            r = http[i].get(idp + "/authorize",
-                            params=authorize_params(portal, challenge, "none"),
-                            allow_redirects=False, timeout=HTTP_TIMEOUT)
+            r = http[i].get(
+                idp + "/authorize",
+                params=authorize_params(portal, challenge, "none"),
+                allow_redirects=False,
+                timeout=HTTP_TIMEOUT,
+            )
             code = code_from(r)
             if code is None:
                 return f"{r.status_code} {r.headers.get('Location', r.text)[:200]}"
@@ -776,8 +917,9 @@ def summarize(reps: list[dict[str, Sample]]) -> dict[str, dict[str, Any]]:
             "client_cpu_ms": _median([s.client_cpu_ms for s in samples]),
             "ok": sum(s.ok for s in samples),
             "errors": sum(s.errors for s in samples),
-            "error_pct": _median([100 * s.errors / (s.ok + s.errors) if s.ok + s.errors
-                                  else None for s in samples]),
+            "error_pct": _median(
+                [100 * s.errors / (s.ok + s.errors) if s.ok + s.errors else None for s in samples]
+            ),
         }
     return out
 
@@ -798,16 +940,21 @@ def _fmt(value: float | None, digits: int = 1, suffix: str = "") -> str:
 
 def markdown(summary: dict[str, dict[str, Any]], backend: str) -> str:
     db = backend == "server"
-    head = ("| scenario | ok req/s | × baseline req/s | p50 ms | p95 ms | errors "
-            "| server CPU ms/req | × baseline CPU |" + (" PostgreSQL CPU ms/req |" if db else "")
-            + " client CPU ms/req |")
+    head = (
+        "| scenario | ok req/s | × baseline req/s | p50 ms | p95 ms | errors "
+        "| server CPU ms/req | × baseline CPU |"
+        + (" PostgreSQL CPU ms/req |" if db else "")
+        + " client CPU ms/req |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name in SCENARIOS:
         s = summary[name]
-        row = (f"| {LABELS[name]} | {_fmt(s['rps'], 0)} | {_fmt(s['rps_vs_baseline'], 2)} "
-               f"| {_fmt(s['p50_ms'])} | {_fmt(s['p95_ms'])} "
-               f"| {_fmt(s['error_pct'], 1, ' %')} | {_fmt(s['server_cpu_ms'], 2)} "
-               f"| {_fmt(s['cpu_vs_baseline'], 1)} |")
+        row = (
+            f"| {LABELS[name]} | {_fmt(s['rps'], 0)} | {_fmt(s['rps_vs_baseline'], 2)} "
+            f"| {_fmt(s['p50_ms'])} | {_fmt(s['p95_ms'])} "
+            f"| {_fmt(s['error_pct'], 1, ' %')} | {_fmt(s['server_cpu_ms'], 2)} "
+            f"| {_fmt(s['cpu_vs_baseline'], 1)} |"
+        )
         if db:
             row += f" {_fmt(s['db_cpu_ms'], 2)} |"
         row += f" {_fmt(s['client_cpu_ms'], 2)} |"
@@ -828,32 +975,58 @@ def machine_facts() -> dict[str, Any]:
             versions[dist] = version(dist)
         except Exception:  # noqa: BLE001
             versions[dist] = "?"
-    return {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "nproc": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg_at_start": [round(x, 2) for x in load],
-            "versions": versions}
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "versions": versions,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Load benchmark of the provider "
-                                     "(ratios to a bare Flask app served the same way).")
-    parser.add_argument("--seconds", type=float, default=5.0,
-                        help="duration of each scenario in each repetition (default 5)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="repetitions; medians are reported (default 3)")
+    parser = argparse.ArgumentParser(
+        description="Load benchmark of the provider "
+        "(ratios to a bare Flask app served the same way)."
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=5.0,
+        help="duration of each scenario in each repetition (default 5)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="repetitions; medians are reported (default 3)"
+    )
     parser.add_argument("--backend", choices=("embedded", "server"), default="embedded")
-    parser.add_argument("--concurrency", type=int, default=8,
-                        help="client threads, each with its own requests.Session (default 8)")
-    parser.add_argument("--max-requests", type=int, default=50_000,
-                        help="upper bound of requests per scenario and repetition")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="client threads, each with its own requests.Session (default 8)",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=50_000,
+        help="upper bound of requests per scenario and repetition",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
-    parser.add_argument("--logs", type=Path, default=None,
-                        help="keep the servers' logs in this folder")
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="keep the servers' logs in this folder"
+    )
     args = parser.parse_args(argv)
-    if not (0.5 <= args.seconds <= 120 and 1 <= args.repeat <= 20
-            and 1 <= args.concurrency <= 64 and 1 <= args.max_requests <= 1_000_000):
-        parser.error("out of range: 0.5 <= seconds <= 120, 1 <= repeat <= 20, "
-                     "1 <= concurrency <= 64, 1 <= max-requests <= 1e6")
+    if not (
+        0.5 <= args.seconds <= 120
+        and 1 <= args.repeat <= 20
+        and 1 <= args.concurrency <= 64
+        and 1 <= args.max_requests <= 1_000_000
+    ):
+        parser.error(
+            "out of range: 0.5 <= seconds <= 120, 1 <= repeat <= 20, "
+            "1 <= concurrency <= 64, 1 <= max-requests <= 1e6"
+        )
     # SIGTERM tears down like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -862,20 +1035,30 @@ def main(argv: list[str] | None = None) -> int:
     reps: list[dict[str, Sample]] = []
     t0 = time.monotonic()
     try:
-        print(f"[bench] backend={args.backend} workers={bench.workers}×{THREADS_PER_WORKER} "
-              f"gthreads, {args.concurrency} client threads, {args.seconds:g}s × "
-              f"{args.repeat} repetitions", flush=True)
+        print(
+            f"[bench] backend={args.backend} workers={bench.workers}×{THREADS_PER_WORKER} "
+            f"gthreads, {args.concurrency} client threads, {args.seconds:g}s × "
+            f"{args.repeat} repetitions",
+            flush=True,
+        )
         bench.setup()
-        print(f"[bench] set-up done in {time.monotonic() - t0:.1f}s "
-              f"(one sign-in at default argon2 cost: {bench.facts['signin_once_ms']} ms)",
-              flush=True)
+        print(
+            f"[bench] set-up done in {time.monotonic() - t0:.1f}s "
+            f"(one sign-in at default argon2 cost: {bench.facts['signin_once_ms']} ms)",
+            flush=True,
+        )
         bench.warm_up()
         for k in range(args.repeat):
             rep = bench.repetition()
             reps.append(rep)
-            print(f"[bench] repetition {k + 1}/{args.repeat}: " + ", ".join(
-                f"{n} {rep[n].rps:.0f}/s" + (f" ({rep[n].errors} err)" if rep[n].errors else "")
-                for n in SCENARIOS), flush=True)
+            print(
+                f"[bench] repetition {k + 1}/{args.repeat}: "
+                + ", ".join(
+                    f"{n} {rep[n].rps:.0f}/s" + (f" ({rep[n].errors} err)" if rep[n].errors else "")
+                    for n in SCENARIOS
+                ),
+                flush=True,
+            )
             for n in SCENARIOS:
                 for ex in rep[n].error_examples:
                     print(f"[bench]   {n} error: {ex}", flush=True)
@@ -885,22 +1068,42 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] teardown: {note}", file=sys.stderr, flush=True)
     total = time.monotonic() - t0
     summary = summarize(reps)
-    facts.update(bench.facts, backend=args.backend, workers=bench.workers,
-                 threads_per_worker=THREADS_PER_WORKER, client_threads=args.concurrency,
-                 seconds=args.seconds, repeat=args.repeat, total_seconds=round(total, 1),
-                 command="bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    facts.update(
+        bench.facts,
+        backend=args.backend,
+        workers=bench.workers,
+        threads_per_worker=THREADS_PER_WORKER,
+        client_threads=args.concurrency,
+        seconds=args.seconds,
+        repeat=args.repeat,
+        total_seconds=round(total, 1),
+        command="bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    )
     print()
-    print(f"{facts['date']}, backend {args.backend}, nproc {facts['nproc']}, "
-          f"Python {facts['python']}, {total:.0f}s in all; medians of {args.repeat}")
+    print(
+        f"{facts['date']}, backend {args.backend}, nproc {facts['nproc']}, "
+        f"Python {facts['python']}, {total:.0f}s in all; medians of {args.repeat}"
+    )
     print(markdown(summary, args.backend))
-    print("\nrequests/s per repetition: " + "; ".join(
-        f"{n} {summary[n]['rps_per_rep']}" for n in SCENARIOS))
+    print(
+        "\nrequests/s per repetition: "
+        + "; ".join(f"{n} {summary[n]['rps_per_rep']}" for n in SCENARIOS)
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "facts": facts, "summary": summary,
-            "repetitions": [{n: vars(s) for n, s in rep.items()} for rep in reps],
-        }, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "facts": facts,
+                    "summary": summary,
+                    "repetitions": [{n: vars(s) for n, s in rep.items()} for rep in reps],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     errors = sum(summary[n]["errors"] for n in SCENARIOS)
     return 1 if errors else 0
 

@@ -51,9 +51,18 @@ def show_claim(value: Any) -> str:
     return str(value)
 
 
-def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
-                      client_secret: str | None, scope: str, extra_scope: str = "",
-                      secret_key: str | None = None, metadata_url: str | None = None) -> Flask:
+def create_portal_app(
+    *,
+    key: str,
+    name: str,
+    issuer: str,
+    client_id: str,
+    client_secret: str | None,
+    scope: str,
+    extra_scope: str = "",
+    secret_key: str | None = None,
+    metadata_url: str | None = None,
+) -> Flask:
     """Build one portal app for the given client registration.
 
     ``scope`` is asked at sign-in; ``extra_scope`` (optional) are further scopes the
@@ -132,9 +141,11 @@ def create_portal_app(*, key: str, name: str, issuer: str, client_id: str,
         asked = request.args.get("scope", scope).split()
         if "openid" not in asked or not set(asked) <= allowed_scopes:
             return page(error="invalid_scope", status=400)
-        return oauth.idp.authorize_redirect(url_for("callback", _external=True),
-                                            scope=" ".join(dict.fromkeys(asked)),
-                                            ui_locales=request.args.get("lang", "vi"))
+        return oauth.idp.authorize_redirect(
+            url_for("callback", _external=True),
+            scope=" ".join(dict.fromkeys(asked)),
+            ui_locales=request.args.get("lang", "vi"),
+        )
 
     @app.get("/callback")
     def callback() -> Any:
@@ -161,9 +172,15 @@ def from_demo_file(key: str, data_dir: str | None = None) -> Flask:
     """Build a portal from the settings ``idp demo`` wrote into the data folder."""
     folder = Path(data_dir or os.environ.get("IDP_DATA_DIR", "instance"))
     conf = json.loads((folder / "demo-portals.json").read_text(encoding="utf-8"))[key]
-    return create_portal_app(key=key, name=conf["name"], issuer=conf["issuer"],
-                             client_id=conf["client_id"], client_secret=conf["client_secret"],
-                             scope=conf["scope"], extra_scope=conf.get("extra_scope", ""))
+    return create_portal_app(
+        key=key,
+        name=conf["name"],
+        issuer=conf["issuer"],
+        client_id=conf["client_id"],
+        client_secret=conf["client_secret"],
+        scope=conf["scope"],
+        extra_scope=conf.get("extra_scope", ""),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,11 +44,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES="translations",
     )
     if settings.trust_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trust_proxy,  # type: ignore[method-assign]
-                                x_proto=settings.trust_proxy, x_host=settings.trust_proxy)
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=settings.trust_proxy,  # type: ignore[method-assign]
+            x_proto=settings.trust_proxy,
+            x_host=settings.trust_proxy,
+        )
     app.extensions["idp.settings"] = settings
     app.extensions["idp.store"] = overrides.get("store") or make_store(
-        settings.redis_url, settings.redis_prefix)
+        settings.redis_url, settings.redis_prefix
+    )
     engine = overrides.get("engine") or db.make_engine(settings.database_url)
     db.init_app(app, engine, overrides.get("session_factory"))
     Babel(app, locale_selector=web.get_locale)

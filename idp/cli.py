@@ -62,8 +62,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="Worker processes (needs IDP_REDIS_URL when more than one).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Worker processes (needs IDP_REDIS_URL when more than one).",
+)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Serve the provider with gunicorn."""
@@ -135,23 +139,51 @@ def clients() -> None:
 
 @clients.command("add")
 @click.option("--name", required=True, help="Portal name shown to citizens.")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
-              help="Exact redirect URI (repeatable).")
-@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True,
-              help="Where to send the citizen after signing out (repeatable).")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    required=True,
+    help="Exact redirect URI (repeatable).",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "logout_uris",
+    multiple=True,
+    help="Where to send the citizen after signing out (repeatable).",
+)
 @click.option("--scope", default="openid", show_default=True, help="Scopes the portal may ask.")
-@click.option("--auth-method", default="client_secret_basic", show_default=True,
-              type=click.Choice(["client_secret_basic", "client_secret_post", "none"]))
-@click.option("--id-token-alg", default="RS256", show_default=True,
-              type=click.Choice(["RS256", "ES256"]))
-@click.option("--sector-identifier", default=None,
-              help="Pairwise sector (default: the redirect URIs' host).")
+@click.option(
+    "--auth-method",
+    default="client_secret_basic",
+    show_default=True,
+    type=click.Choice(["client_secret_basic", "client_secret_post", "none"]),
+)
+@click.option(
+    "--id-token-alg", default="RS256", show_default=True, type=click.Choice(["RS256", "ES256"])
+)
+@click.option(
+    "--sector-identifier", default=None, help="Pairwise sector (default: the redirect URIs' host)."
+)
 @click.option("--client-id", default=None, help="Choose the client_id (default: random).")
-@click.option("--purposes", "purposes_file", default=None, type=click.File("r", encoding="utf-8"),
-              help="JSON file: per claim, the purpose (vi, en) and whether it is required.")
-def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[str, ...],
-                scope: str, auth_method: str, id_token_alg: str, sector_identifier: str | None,
-                client_id: str | None, purposes_file: Any) -> None:
+@click.option(
+    "--purposes",
+    "purposes_file",
+    default=None,
+    type=click.File("r", encoding="utf-8"),
+    help="JSON file: per claim, the purpose (vi, en) and whether it is required.",
+)
+def clients_add(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    logout_uris: tuple[str, ...],
+    scope: str,
+    auth_method: str,
+    id_token_alg: str,
+    sector_identifier: str | None,
+    client_id: str | None,
+    purposes_file: Any,
+) -> None:
     """Register a portal; print JSON with client_id and (once) client_secret."""
     from idp.oauth.clients import RegistrationError, describe, register_portal
 
@@ -162,16 +194,26 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], logout_uris: tuple[st
     with _session(settings) as session:
         try:
             reg = register_portal(
-                session, name=name, redirect_uris=list(redirect_uris),
-                post_logout_redirect_uris=list(logout_uris), scope=scope,
-                auth_method=auth_method, id_token_signed_response_alg=id_token_alg,
-                sector_identifier=sector_identifier, client_id=client_id, purposes=purposes)
+                session,
+                name=name,
+                redirect_uris=list(redirect_uris),
+                post_logout_redirect_uris=list(logout_uris),
+                scope=scope,
+                auth_method=auth_method,
+                id_token_signed_response_alg=id_token_alg,
+                sector_identifier=sector_identifier,
+                client_id=client_id,
+                purposes=purposes,
+            )
         except RegistrationError as exc:
             _fail(str(exc))
         session.commit()
         if not purposes:
-            click.echo("warning: no purposes declared: the portal receives only its `sub` "
-                       "until `idp clients purposes` declares why it needs each claim", err=True)
+            click.echo(
+                "warning: no purposes declared: the portal receives only its `sub` "
+                "until `idp clients purposes` declares why it needs each claim",
+                err=True,
+            )
         out = describe(reg.portal, session)
         if reg.client_secret:
             out["client_secret"] = reg.client_secret
@@ -184,8 +226,11 @@ def clients_list() -> None:
     from idp.oauth.clients import describe, list_portals
 
     with _session(_settings()) as session:
-        click.echo(json.dumps([describe(p, session) for p in list_portals(session)],
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                [describe(p, session) for p in list_portals(session)], ensure_ascii=False, indent=2
+            )
+        )
 
 
 @clients.command("purposes")
@@ -223,8 +268,12 @@ def receipts() -> None:
 
 @receipts.command("verify")
 @click.argument("receipt_file", type=click.File("r", encoding="utf-8"))
-@click.option("--jwks", "jwks_source", default=None,
-              help="JWKS file or URL (default: the keys this provider publishes).")
+@click.option(
+    "--jwks",
+    "jwks_source",
+    default=None,
+    help="JWKS file or URL (default: the keys this provider publishes).",
+)
 def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
     """Check a consent receipt's signature and print what it proves."""
     from idp.consent.receipts import ReceiptError, verify_receipt
@@ -250,8 +299,11 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
                 jwks = json.load(fh)
         except (OSError, ValueError) as exc:
             _fail(f"cannot read the JWKS file: {exc}")
-    if not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list)
-            and all(isinstance(k, dict) for k in jwks["keys"])):
+    if not (
+        isinstance(jwks, dict)
+        and isinstance(jwks.get("keys"), list)
+        and all(isinstance(k, dict) for k in jwks["keys"])
+    ):
         _fail("the JWKS must be a JSON object with a 'keys' list of keys (RFC 7517 §5)")
     try:
         payload = verify_receipt(token, jwks)
@@ -273,8 +325,10 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
     click.echo(f"  declined:  {', '.join(declined) or '-'}")
     for c in payload["claims"]:
         purpose = c.get("purpose", {})
-        click.echo(f"    {c['claim']}: {purpose.get('en') or purpose.get('vi') or ''}"
-                   f"{' (required)' if c.get('required') else ''}")
+        click.echo(
+            f"    {c['claim']}: {purpose.get('en') or purpose.get('vi') or ''}"
+            f"{' (required)' if c.get('required') else ''}"
+        )
 
 
 @main.group()
@@ -287,6 +341,7 @@ def citizens_add() -> None:
     """Register a citizen from one JSON profile on stdin; print the id and a set-password link."""
     from idp.citizens.service import create_password_link, register_citizen
     from idp.citizens.validation import ValidationErrors, validate_profile
+
     settings = _settings()
     raw = sys.stdin.read(1_000_000)
     try:
@@ -311,17 +366,21 @@ def citizens_add() -> None:
             from idp.citizens.service import make_hasher
 
             try:
-                citizen = register_citizen(session, profile=profile, password=None,
-                                           hasher=make_hasher(settings))
+                citizen = register_citizen(
+                    session, profile=profile, password=None, hasher=make_hasher(settings)
+                )
             except ValidationErrors as exc:
                 lines = [f"  {k}: {v}" for k, v in exc.errors.items()]
                 _fail("the profile cannot be registered:\n" + "\n".join(lines))
-            token = create_password_link(session, citizen_id=citizen.id,
-                                         ttl=settings.set_password_ttl)
+            token = create_password_link(
+                session, citizen_id=citizen.id, ttl=settings.set_password_ttl
+            )
             session.commit()
-            out = {"id": citizen.id,
-                   "set_password_url": f"{settings.issuer}/set-password/{token}",
-                   "expires_in": settings.set_password_ttl}
+            out = {
+                "id": citizen.id,
+                "set_password_url": f"{settings.issuer}/set-password/{token}",
+                "expires_in": settings.set_password_ttl,
+            }
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
@@ -331,30 +390,61 @@ def _purpose(vi: str, en: str, required: bool) -> dict[str, Any]:
 
 DEMO_PURPOSES: dict[str, dict[str, Any]] = {
     "land": {
-        "name": _purpose("Để điền sẵn tên chủ sử dụng đất trong hồ sơ đăng ký đất đai",
-                         "To pre-fill the land user's name in the land registration file", True),
-        "birthdate": _purpose("Để xác minh chủ sử dụng đất đã đủ tuổi thành niên",
-                              "To check that the land user is an adult", True),
-        "gender": _purpose("Để điền sẵn hồ sơ đăng ký đất đai",
-                           "To pre-fill the land registration file", False),
-        "cccd": _purpose("Để đối chiếu với sổ địa chính (giấy chứng nhận quyền sử dụng đất)",
-                         "To match the land register (land use right certificates)", True),
-        "address": _purpose("Để gửi thông báo về hồ sơ đến nơi ở của bạn",
-                            "To send notices about the file to your home", False),
+        "name": _purpose(
+            "Để điền sẵn tên chủ sử dụng đất trong hồ sơ đăng ký đất đai",
+            "To pre-fill the land user's name in the land registration file",
+            True,
+        ),
+        "birthdate": _purpose(
+            "Để xác minh chủ sử dụng đất đã đủ tuổi thành niên",
+            "To check that the land user is an adult",
+            True,
+        ),
+        "gender": _purpose(
+            "Để điền sẵn hồ sơ đăng ký đất đai", "To pre-fill the land registration file", False
+        ),
+        "cccd": _purpose(
+            "Để đối chiếu với sổ địa chính (giấy chứng nhận quyền sử dụng đất)",
+            "To match the land register (land use right certificates)",
+            True,
+        ),
+        "address": _purpose(
+            "Để gửi thông báo về hồ sơ đến nơi ở của bạn",
+            "To send notices about the file to your home",
+            False,
+        ),
     },
     "business": {
-        "name": _purpose("Để điền sẵn tên người đăng ký kinh doanh",
-                         "To pre-fill the name of the business applicant", True),
-        "birthdate": _purpose("Để xác minh người đăng ký đủ điều kiện về độ tuổi",
-                              "To check the applicant's age eligibility", True),
-        "gender": _purpose("Để thống kê giới của chủ hộ kinh doanh",
-                           "For statistics on business owners' gender", False),
-        "email": _purpose("Để gửi giấy phép kinh doanh điện tử cho bạn",
-                          "To send you the electronic business licence", False),
-        "phone_number": _purpose("Để liên hệ khi hồ sơ cần bổ sung",
-                                 "To contact you when the file needs more documents", False),
-        "address": _purpose("Để ghi địa chỉ liên lạc trên giấy phép",
-                            "To print the contact address on the licence", False),
+        "name": _purpose(
+            "Để điền sẵn tên người đăng ký kinh doanh",
+            "To pre-fill the name of the business applicant",
+            True,
+        ),
+        "birthdate": _purpose(
+            "Để xác minh người đăng ký đủ điều kiện về độ tuổi",
+            "To check the applicant's age eligibility",
+            True,
+        ),
+        "gender": _purpose(
+            "Để thống kê giới của chủ hộ kinh doanh",
+            "For statistics on business owners' gender",
+            False,
+        ),
+        "email": _purpose(
+            "Để gửi giấy phép kinh doanh điện tử cho bạn",
+            "To send you the electronic business licence",
+            False,
+        ),
+        "phone_number": _purpose(
+            "Để liên hệ khi hồ sơ cần bổ sung",
+            "To contact you when the file needs more documents",
+            False,
+        ),
+        "address": _purpose(
+            "Để ghi địa chỉ liên lạc trên giấy phép",
+            "To print the contact address on the licence",
+            False,
+        ),
     },
 }
 
@@ -372,11 +462,23 @@ def demo(base_port: int) -> None:
     path = settings.data_dir / "demo-portals.json"
     existing = json.loads(path.read_text()) if path.exists() else {}
     portals = [
-        ("demo-land", "Cổng Đăng ký đất đai Đà Nẵng", "land", base_port,
-         "openid profile address cccd", ""),
+        (
+            "demo-land",
+            "Cổng Đăng ký đất đai Đà Nẵng",
+            "land",
+            base_port,
+            "openid profile address cccd",
+            "",
+        ),
         # Asks for contacts only when the citizen files an application (incremental consent).
-        ("demo-business", "Cổng Cấp phép kinh doanh Đà Nẵng", "business", base_port + 1,
-         "openid profile address", "email phone"),
+        (
+            "demo-business",
+            "Cổng Cấp phép kinh doanh Đà Nẵng",
+            "business",
+            base_port + 1,
+            "openid profile address",
+            "email phone",
+        ),
     ]
     out: dict[str, Any] = {}
     with _session(settings) as session:
@@ -385,18 +487,30 @@ def demo(base_port: int) -> None:
             known = session.scalar(select(Portal).where(Portal.client_id == client_id))
             if known is None:
                 reg = register_portal(
-                    session, name=name, redirect_uris=[f"{base}/callback"],
-                    post_logout_redirect_uris=[f"{base}/"], scope=f"{scope} {extra_scope}",
-                    auth_method="client_secret_basic", client_id=client_id,
-                    sector_identifier=f"{key}.demo", purposes=DEMO_PURPOSES[key])
+                    session,
+                    name=name,
+                    redirect_uris=[f"{base}/callback"],
+                    post_logout_redirect_uris=[f"{base}/"],
+                    scope=f"{scope} {extra_scope}",
+                    auth_method="client_secret_basic",
+                    client_id=client_id,
+                    sector_identifier=f"{key}.demo",
+                    purposes=DEMO_PURPOSES[key],
+                )
                 secret = reg.client_secret
             elif existing.get(key, {}).get("client_secret"):
                 secret = existing[key]["client_secret"]
             else:
                 secret = rotate_secret(session, client_id=client_id)
-            out[key] = {"client_id": client_id, "client_secret": secret, "name": name,
-                        "port": port, "scope": scope, "extra_scope": extra_scope,
-                        "issuer": settings.issuer}
+            out[key] = {
+                "client_id": client_id,
+                "client_secret": secret,
+                "name": name,
+                "port": port,
+                "scope": scope,
+                "extra_scope": extra_scope,
+                "issuer": settings.issuer,
+            }
         session.commit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False, indent=2))

@@ -62,8 +62,9 @@ _HTTP_MESSAGES = {
 def wants_json() -> bool:
     """Return whether the caller is a machine (API path or JSON accepted)."""
     path = request.path
-    if path.startswith(("/token", "/userinfo", "/revoke", "/introspect", "/jwks",
-                        "/.well-known", "/api/")):
+    if path.startswith(
+        ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known", "/api/")
+    ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -97,14 +98,16 @@ def register_error_handlers(app: Flask) -> None:
             return exc.response
         if wants_json():
             codes = {405: "invalid_request", 413: "invalid_request", 404: "not_found"}
-            return jsonify(error=codes.get(status, "invalid_request"),
-                           error_description=exc.name), status
+            return jsonify(
+                error=codes.get(status, "invalid_request"), error_description=exc.name
+            ), status
         return error_page(_HTTP_MESSAGES.get(status, IdpError.public), status)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         log.exception("unexpected error")
         if wants_json():
-            return jsonify(error="server_error",
-                           error_description="The server could not complete the request."), 500
+            return jsonify(
+                error="server_error", error_description="The server could not complete the request."
+            ), 500
         return error_page(_l("Something went wrong on our side. Please try again later."), 500)

@@ -40,8 +40,14 @@ def set_sso(response: Response, sso: citizens.SignInSession | None) -> Response:
     if sso is None:
         response.delete_cookie(SSO_COOKIE, httponly=True, secure=s.secure_cookies, samesite="Lax")
     else:
-        response.set_cookie(SSO_COOKIE, sso.sid, max_age=s.session_ttl, httponly=True,
-                            secure=s.secure_cookies, samesite="Lax")
+        response.set_cookie(
+            SSO_COOKIE,
+            sso.sid,
+            max_age=s.session_ttl,
+            httponly=True,
+            secure=s.secure_cookies,
+            samesite="Lax",
+        )
     return response
 
 
@@ -88,9 +94,9 @@ def init_app(app: Flask) -> None:
         # Every page refuses framing (clickjacking): CSP and the legacy header.
         h.setdefault("X-Frame-Options", "DENY")
         h.setdefault("Content-Security-Policy", CSP)
-        if response.mimetype == "text/html" or request.path.startswith(("/token", "/userinfo",
-                                                                           "/introspect",
-                                                                           "/revoke")):
+        if response.mimetype == "text/html" or request.path.startswith(
+            ("/token", "/userinfo", "/introspect", "/revoke")
+        ):
             h["Cache-Control"] = "no-store"
             h.setdefault("Pragma", "no-cache")
         if runtime.settings().secure_cookies:
@@ -108,6 +114,8 @@ def init_app(app: Flask) -> None:
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale as babel_locale
 
-        return {"current_lang": str(babel_locale() or "vi"),
-                "languages": runtime.settings().languages,
-                "signed_in": current_sso() is not None}
+        return {
+            "current_lang": str(babel_locale() or "vi"),
+            "languages": runtime.settings().languages,
+            "signed_in": current_sso() is not None,
+        }

@@ -24,12 +24,16 @@ from idp.config import Settings
 from idp.db import make_engine
 from idp.store import MemoryStore, RedisStore, Store
 
-PG_URL = os.environ.get("IDP_TEST_DATABASE_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "IDP_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVER = os.environ.get("IDP_TEST_REQUIRE_SERVER") == "1"
-BACKENDS = [b.strip() for b in os.environ.get("IDP_TEST_BACKENDS", "embedded,server").split(",")
-            if b.strip()]
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("IDP_TEST_BACKENDS", "embedded,server").split(",")
+    if b.strip()
+]
 
 
 @dataclass
@@ -86,8 +90,10 @@ def _drop_database(url: str) -> None:
     from sqlalchemy.engine import make_url
 
     target = make_url(url)
-    admin = make_engine(target.set(database=make_url(PG_URL).database).render_as_string(
-        hide_password=False), isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        target.set(database=make_url(PG_URL).database).render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
@@ -111,8 +117,9 @@ def base_settings(data_dir: Path, **kw: Any) -> Settings:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     """Yield a migrated backend (the schema built by ``alembic upgrade head``)."""
     name = request.param
     if name == "server":
@@ -145,8 +152,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture
 def settings(backend: Backend, tmp_path: Path) -> Settings:
     """Settings pointing at the backend."""
-    return base_settings(tmp_path, database_url=backend.database_url,
-                         redis_url=backend.redis_url)
+    return base_settings(tmp_path, database_url=backend.database_url, redis_url=backend.redis_url)
 
 
 @pytest.fixture
@@ -154,8 +160,9 @@ def db(backend: Backend) -> Iterator[Session]:
     """A session inside a transaction rolled back after the test (savepoint per commit)."""
     connection = backend.engine.connect()
     trans = connection.begin()
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
     trans.rollback()
@@ -171,8 +178,9 @@ def store(backend: Backend) -> Store:
 @pytest.fixture
 def app(settings: Settings, db: Session, store: Store, backend: Backend) -> Any:
     """The provider app, every request sharing the test's rolled-back session."""
-    application = create_app(settings, engine=backend.engine, session_factory=lambda: db,
-                             store=store)
+    application = create_app(
+        settings, engine=backend.engine, session_factory=lambda: db, store=store
+    )
     application.config["TESTING"] = True
     return application
 

@@ -18,8 +18,11 @@ from tests.support.factories import profile_data
 
 @pytest.fixture
 def cli_env(tmp_path, backend):
-    env = {"IDP_DATA_DIR": str(tmp_path / "data"), "IDP_ARGON2_MEMORY_KIB": "1024",
-           "IDP_ARGON2_TIME_COST": "1"}
+    env = {
+        "IDP_DATA_DIR": str(tmp_path / "data"),
+        "IDP_ARGON2_MEMORY_KIB": "1024",
+        "IDP_ARGON2_TIME_COST": "1",
+    }
     if backend.name == "server":
         env["IDP_DATABASE_URL"] = backend.database_url
         env["IDP_REDIS_URL"] = backend.redis_url
@@ -38,10 +41,23 @@ def migrated(cli_env):
 
 
 def test_clients_add_prints_secret_once_and_list_never(migrated):
-    result = run(migrated, "clients", "add", "--name", "Cổng Thuế", "--redirect-uri",
-                 "https://thue.example.vn/cb", "--redirect-uri", "https://thue.example.vn/cb2",
-                 "--post-logout-redirect-uri", "https://thue.example.vn/",
-                 "--scope", "openid profile email", "--auth-method", "client_secret_post")
+    result = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "Cổng Thuế",
+        "--redirect-uri",
+        "https://thue.example.vn/cb",
+        "--redirect-uri",
+        "https://thue.example.vn/cb2",
+        "--post-logout-redirect-uri",
+        "https://thue.example.vn/",
+        "--scope",
+        "openid profile email",
+        "--auth-method",
+        "client_secret_post",
+    )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["client_secret"]
@@ -56,21 +72,39 @@ def test_clients_add_prints_secret_once_and_list_never(migrated):
 
 
 def test_public_client_gets_no_secret(migrated):
-    result = run(migrated, "clients", "add", "--name", "App", "--redirect-uri",
-                 "http://127.0.0.1:8000/cb", "--auth-method", "none")
+    result = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "http://127.0.0.1:8000/cb",
+        "--auth-method",
+        "none",
+    )
     assert result.exit_code == 0
     assert "client_secret" not in json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("args", [
-    ["--name", "X", "--redirect-uri", "http://evil.example/cb"],  # http off loopback
-    ["--name", "X", "--redirect-uri", "https://a.example/cb#frag"],
-    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--scope", "openid bogus"],
-    ["--name", "", "--redirect-uri", "https://a.example/cb"],
-    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--redirect-uri",
-     "https://b.example/cb"],  # two hosts, no sector identifier
-    ["--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "bogus"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--name", "X", "--redirect-uri", "http://evil.example/cb"],  # http off loopback
+        ["--name", "X", "--redirect-uri", "https://a.example/cb#frag"],
+        ["--name", "X", "--redirect-uri", "https://a.example/cb", "--scope", "openid bogus"],
+        ["--name", "", "--redirect-uri", "https://a.example/cb"],
+        [
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://a.example/cb",
+            "--redirect-uri",
+            "https://b.example/cb",
+        ],  # two hosts, no sector identifier
+        ["--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "bogus"],
+    ],
+)
 def test_clients_add_bad_input_exits_2(migrated, args):
     result = run(migrated, "clients", "add", *args)
     assert result.exit_code == 2
@@ -133,10 +167,24 @@ def test_console_script_works_from_any_folder(tmp_path):
     assert exe, "the idp console script is installed"
     env = {**os.environ, "IDP_DATA_DIR": str(tmp_path / "d")}
     env.pop("IDP_DATABASE_URL", None)
-    up = subprocess.run([exe, "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True,
-                        text=True, timeout=120, check=False)
+    up = subprocess.run(
+        [exe, "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert up.returncode == 0, up.stderr
-    listed = subprocess.run([exe, "clients", "list"], cwd="/", env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    listed = subprocess.run(
+        [exe, "clients", "list"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []

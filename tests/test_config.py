@@ -24,12 +24,20 @@ def test_embedded_defaults(tmp_path):
 
 
 def test_values_from_environment(tmp_path):
-    s = Settings.from_env({
-        "IDP_DATA_DIR": str(tmp_path), "IDP_ISSUER": "https://id.danang.gov.vn",
-        "IDP_DATABASE_URL": "postgresql+psycopg://u@db/idp", "IDP_REDIS_URL": "redis://r:6379/0",
-        "IDP_SECRET_KEY": "k", "IDP_PAIRWISE_SALT": "p", "IDP_ARGON2_TIME_COST": "3",
-        "IDP_ARGON2_MEMORY_KIB": "65536", "IDP_ARGON2_PARALLELISM": "2", "IDP_LANGUAGES": "en,vi",
-    })
+    s = Settings.from_env(
+        {
+            "IDP_DATA_DIR": str(tmp_path),
+            "IDP_ISSUER": "https://id.danang.gov.vn",
+            "IDP_DATABASE_URL": "postgresql+psycopg://u@db/idp",
+            "IDP_REDIS_URL": "redis://r:6379/0",
+            "IDP_SECRET_KEY": "k",
+            "IDP_PAIRWISE_SALT": "p",
+            "IDP_ARGON2_TIME_COST": "3",
+            "IDP_ARGON2_MEMORY_KIB": "65536",
+            "IDP_ARGON2_PARALLELISM": "2",
+            "IDP_LANGUAGES": "en,vi",
+        }
+    )
     assert s.issuer == "https://id.danang.gov.vn"
     assert s.secure_cookies is True
     assert (s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism) == (3, 65536, 2)
@@ -37,15 +45,18 @@ def test_values_from_environment(tmp_path):
     assert s.embedded_defaults == ()
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("IDP_ISSUER", "ftp://x"),
-    ("IDP_ISSUER", "https://id.example/"),
-    ("IDP_ISSUER", "https://id.example?x=1"),
-    ("IDP_ARGON2_TIME_COST", "zero"),
-    ("IDP_ARGON2_TIME_COST", "0"),
-    ("IDP_LANGUAGES", "fr"),
-    ("IDP_CODE_TTL", "-5"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("IDP_ISSUER", "ftp://x"),
+        ("IDP_ISSUER", "https://id.example/"),
+        ("IDP_ISSUER", "https://id.example?x=1"),
+        ("IDP_ARGON2_TIME_COST", "zero"),
+        ("IDP_ARGON2_TIME_COST", "0"),
+        ("IDP_LANGUAGES", "fr"),
+        ("IDP_CODE_TTL", "-5"),
+    ],
+)
 def test_bad_values_stop_start_up(tmp_path, key, value):
     with pytest.raises(SettingsError, match=key.removeprefix("IDP_").split("_")[0]):
         Settings.from_env({"IDP_DATA_DIR": str(tmp_path), key: value})

@@ -179,7 +179,8 @@ def test_mo_matches_po(locale: str) -> None:
     want = {(m.id, m.context): m.string for m in po if m.id and m.string and not m.fuzzy}
     have = {(m.id, m.context): m.string for m in mo if m.id}
     stale = sorted(str(k[0]) for k in want.keys() ^ have.keys()) + sorted(
-        str(k[0]) for k in want.keys() & have.keys() if want[k] != have[k])
+        str(k[0]) for k in want.keys() & have.keys() if want[k] != have[k]
+    )
     assert not stale, _report([f"{locale}/messages.mo is out of date for {s!r}" for s in stale])
     assert dict(mo.mime_headers).get("Language") == locale
 
@@ -204,8 +205,9 @@ def test_known_locales(app: Any) -> None:
     assert {"vi", "en"} <= known
 
 
-def _expect(client: Any, path: str, lang: str, shows: tuple[str, ...],
-            hides: tuple[str, ...] = ()) -> None:
+def _expect(
+    client: Any, path: str, lang: str, shows: tuple[str, ...], hides: tuple[str, ...] = ()
+) -> None:
     got, body = _page(client, path)
     assert got == lang, f"{path}: <html lang={got!r}>, expected {lang!r}"
     missing = [s for s in shows if s not in body]
@@ -228,8 +230,11 @@ def test_pages_are_vietnamese_by_default_and_english_on_request(client: Any) -> 
 def test_vietnamese_pages_show_no_english_msgid(client: Any, vi: Catalog, path: str) -> None:
     _lang, body = _page(client, path)
     text = html.unescape(body)
-    leaks = [m.id for m in vi if isinstance(m.id, str) and " " in m.id and m.id != m.string
-             and m.id in text]
+    leaks = [
+        m.id
+        for m in vi
+        if isinstance(m.id, str) and " " in m.id and m.id != m.string and m.id in text
+    ]
     assert not leaks, _report(f"English on the Vietnamese page {path}: {s!r}" for s in leaks)
 
 
@@ -270,7 +275,7 @@ def test_registration_errors_are_vietnamese(client: Any, vi: Catalog) -> None:
         "family_name": "Vui lòng nhập mục này.",
         "given_name": "Chỉ được nhập tối đa 50 ký tự.",
         "birthdate": "Vui lòng nhập ngày sinh theo dạng năm-tháng-ngày (YYYY-MM-DD), "
-                     "ví dụ 1990-05-31.",
+        "ví dụ 1990-05-31.",
         "gender": "Vui lòng chọn Nam hoặc Nữ.",
         "cccd": "Số căn cước công dân (CCCD) phải gồm đúng 12 chữ số.",
         "phone": "Vui lòng nhập số điện thoại hợp lệ, ví dụ 0905 123 456.",
@@ -280,8 +285,11 @@ def test_registration_errors_are_vietnamese(client: Any, vi: Catalog) -> None:
         "street": "Vui lòng nhập số nhà, tên đường.",
     }
     # And each is the catalogue's translation of the message validation.py raised.
-    translations = {m.string % {"max": 50} if "%(max)d" in m.id else m.string
-                    for m in vi if isinstance(m.id, str) and m.id}
+    translations = {
+        m.string % {"max": 50} if "%(max)d" in m.id else m.string
+        for m in vi
+        if isinstance(m.id, str) and m.id
+    }
     assert set(errors.values()) <= translations
     assert "Vui lòng sửa các mục được đánh dấu bên dưới." in body
 

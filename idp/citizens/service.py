@@ -65,8 +65,14 @@ def check_password_policy(password: object) -> str:
 def _duplicate_errors(db: Session, profile_like: dict[str, Any], exclude_id: str = "") -> dict:
     errors: dict[str, Any] = {}
     checks = (
-        ("cccd", Citizen.cccd, _l("This citizen ID number already has an account. Sign in, or "
-                                 "ask the one-stop desk for help.")),
+        (
+            "cccd",
+            Citizen.cccd,
+            _l(
+                "This citizen ID number already has an account. Sign in, or "
+                "ask the one-stop desk for help."
+            ),
+        ),
         ("email", Citizen.email, _l("This email address is already used by another account.")),
         ("phone", Citizen.phone, _l("This phone number is already used by another account.")),
     )
@@ -111,8 +117,9 @@ def register_citizen(
     except IntegrityError:
         # A concurrent registration took the same CCCD, email or phone.
         raise ValidationErrors(
-            _duplicate_errors(db, {"cccd": profile.cccd, "email": profile.email,
-                                   "phone": profile.phone})
+            _duplicate_errors(
+                db, {"cccd": profile.cccd, "email": profile.email, "phone": profile.phone}
+            )
             or {"cccd": _l("This citizen ID number already has an account.")}
         ) from None
     events.emit("citizen.registered", citizen_id=citizen.id)
@@ -255,8 +262,13 @@ def _link_hash(token: object) -> str | None:
 def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
     """Return a single-use token that lets the citizen set their password."""
     token = secrets.token_urlsafe(32)
-    db.add(PasswordLink(token_hash=_link_hash(token), citizen_id=citizen_id,
-                        expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+    db.add(
+        PasswordLink(
+            token_hash=_link_hash(token),
+            citizen_id=citizen_id,
+            expires_at=utcnow() + dt.timedelta(seconds=ttl),
+        )
+    )
     db.flush()
     return token
 
@@ -266,9 +278,13 @@ def peek_password_link(db: Session, token: object) -> str | None:
     digest = _link_hash(token)
     if digest is None:
         return None
-    return db.scalar(select(PasswordLink.citizen_id).where(
-        PasswordLink.token_hash == digest, PasswordLink.used_at.is_(None),
-        PasswordLink.expires_at > utcnow()))
+    return db.scalar(
+        select(PasswordLink.citizen_id).where(
+            PasswordLink.token_hash == digest,
+            PasswordLink.used_at.is_(None),
+            PasswordLink.expires_at > utcnow(),
+        )
+    )
 
 
 def use_password_link(db: Session, token: object) -> str | None:
@@ -300,7 +316,12 @@ class SignInSession:
 
 
 def start_session(
-    store: Store, *, citizen_id: str, amr: tuple[str, ...], acr: str, ttl: int,
+    store: Store,
+    *,
+    citizen_id: str,
+    amr: tuple[str, ...],
+    acr: str,
+    ttl: int,
     replaces: str | None = None,
 ) -> SignInSession:
     """Start a new session (a fresh id: the old one, if any, is ended)."""
@@ -324,8 +345,9 @@ def load_session(store: Store, sid: str | None) -> SignInSession | None:
     data = store.get(f"sso:{sid}")
     if not data:
         return None
-    return SignInSession(sid, data["citizen_id"], int(data["auth_time"]), tuple(data["amr"]),
-                         data["acr"])
+    return SignInSession(
+        sid, data["citizen_id"], int(data["auth_time"]), tuple(data["amr"]), data["acr"]
+    )
 
 
 def end_session(store: Store, sid: str | None) -> None:
@@ -337,13 +359,13 @@ def end_session(store: Store, sid: str | None) -> None:
 # -- the right of access and erasure ------------------------------------------------
 
 
-def verify_password(db: Session, *, citizen_id: str, password: object,
-                    hasher: PasswordHasher) -> bool:
+def verify_password(
+    db: Session, *, citizen_id: str, password: object, hasher: PasswordHasher
+) -> bool:
     """Return whether ``password`` is the citizen's (re-typed to confirm an action)."""
     citizen = get_citizen(db, citizen_id)
     stored = citizen.password_hash if citizen is not None else None
-    if (not stored or not isinstance(password, str) or not password
-            or len(password) > PASSWORD_MAX):
+    if not stored or not isinstance(password, str) or not password or len(password) > PASSWORD_MAX:
         return False
     try:
         hasher.verify(stored, password)
@@ -387,8 +409,11 @@ def delete_account(db: Session, *, citizen_id: str) -> bool:
 
     if get_citizen(db, citizen_id) is None:
         return False
-    result = db.execute(delete(Citizen).where(Citizen.id == citizen_id)
-                        .execution_options(synchronize_session="fetch"))
+    result = db.execute(
+        delete(Citizen)
+        .where(Citizen.id == citizen_id)
+        .execution_options(synchronize_session="fetch")
+    )
     if result.rowcount != 1:  # pragma: no cover - deleted concurrently
         return False
     # Rows the database changed on its own (cascades, SET NULL) must be re-read.

@@ -41,8 +41,19 @@ from idp.web import (
 
 bp = Blueprint("citizens", __name__)
 
-PROFILE_FIELDS = ("family_name", "middle_name", "given_name", "birthdate", "gender", "cccd",
-                  "email", "phone", "province", "commune", "street")
+PROFILE_FIELDS = (
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birthdate",
+    "gender",
+    "cccd",
+    "email",
+    "phone",
+    "province",
+    "commune",
+    "street",
+)
 
 
 def _hasher() -> Any:
@@ -83,14 +94,25 @@ def _signed_in(citizen_id: str, inter: flow.Interaction | None) -> Any:
     store = runtime.store()
     settings = runtime.settings()
     old = current_sso()
-    sso = service.start_session(store, citizen_id=citizen_id, amr=(AMR_PASSWORD,),
-                                acr=ACR_PASSWORD, ttl=settings.session_ttl,
-                                replaces=old.sid if old else None)
+    sso = service.start_session(
+        store,
+        citizen_id=citizen_id,
+        amr=(AMR_PASSWORD,),
+        acr=ACR_PASSWORD,
+        ttl=settings.session_ttl,
+        replaces=old.sid if old else None,
+    )
     rotate_browser_session()
     if inter is not None:
         try:
-            flow.advance(store, inter, flow.AUTHENTICATED, settings.interaction_ttl,
-                         citizen_id=citizen_id, login_done=True)
+            flow.advance(
+                store,
+                inter,
+                flow.AUTHENTICATED,
+                settings.interaction_ttl,
+                citizen_id=citizen_id,
+                login_done=True,
+            )
         except flow.TransitionError:
             raise InteractionExpired(detail="login on a finished interaction") from None
         target = url_for("oauth.resume", iid=inter.id)
@@ -106,9 +128,12 @@ def signin() -> Any:
     error = None
     if request.method == "POST":
         identifier = request.form.get("identifier", "")[:254]
-        citizen = service.authenticate(get_db(), identifier=identifier,
-                                       password=request.form.get("password", ""),
-                                       hasher=_hasher())
+        citizen = service.authenticate(
+            get_db(),
+            identifier=identifier,
+            password=request.form.get("password", ""),
+            hasher=_hasher(),
+        )
         if citizen is not None:
             get_db().commit()  # a rehashed password
             return _signed_in(citizen.id, inter)
@@ -117,8 +142,13 @@ def signin() -> Any:
     elif inter is not None:
         identifier = (inter.params.get("login_hint") or "")[:254]
     status = 401 if error else 200
-    return render_template("citizens/signin.html", interaction=inter, identifier=identifier,
-                           error=error, portal_name=_portal_name(inter)), status
+    return render_template(
+        "citizens/signin.html",
+        interaction=inter,
+        identifier=identifier,
+        error=error,
+        portal_name=_portal_name(inter),
+    ), status
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -133,8 +163,9 @@ def register() -> Any:
             password = request.form.get("password", "")
             if password != request.form.get("password_confirm", ""):
                 raise ValidationErrors({"password_confirm": _l("The two passwords differ.")})
-            citizen = service.register_citizen(db, profile=profile, password=password,
-                                               hasher=_hasher())
+            citizen = service.register_citizen(
+                db, profile=profile, password=password, hasher=_hasher()
+            )
             db.commit()
             return _signed_in(citizen.id, inter)
         except ValidationErrors as exc:
@@ -143,9 +174,14 @@ def register() -> Any:
     province = _int(values.get("province"))
     status = 400 if errors else 200
     return render_template(
-        "citizens/register.html", interaction=inter, values=values, errors=errors,
-        provinces=provinces(), communes=communes(province) if province else [],
-        genders=GENDERS, portal_name=_portal_name(inter),
+        "citizens/register.html",
+        interaction=inter,
+        values=values,
+        errors=errors,
+        provinces=provinces(),
+        communes=communes(province) if province else [],
+        genders=GENDERS,
+        portal_name=_portal_name(inter),
     ), status
 
 
@@ -169,8 +205,10 @@ def communes_json(province: int) -> Any:
 def set_password(token: str) -> Any:
     db = get_db()
     if service.peek_password_link(db, token) is None:
-        raise InteractionExpired(_l("This link has expired or was already used. Ask the "
-                                    "one-stop desk for a new one."), detail="bad set-password")
+        raise InteractionExpired(
+            _l("This link has expired or was already used. Ask the one-stop desk for a new one."),
+            detail="bad set-password",
+        )
     errors: dict[str, Any] = {}
     if request.method == "POST":
         password = request.form.get("password", "")
@@ -181,15 +219,15 @@ def set_password(token: str) -> Any:
             citizen_id = service.use_password_link(db, token)
             if citizen_id is None:
                 raise InteractionExpired(detail="set-password raced")
-            service.set_password(db, citizen_id=citizen_id, password=password,
-                                 hasher=_hasher())
+            service.set_password(db, citizen_id=citizen_id, password=password, hasher=_hasher())
             db.commit()
             return _signed_in(citizen_id, None)
         except ValidationErrors as exc:
             db.rollback()
             errors = dict(exc.errors)
     return render_template("citizens/set_password.html", token=token, errors=errors), (
-        400 if errors else 200)
+        400 if errors else 200
+    )
 
 
 @bp.get("/account")
@@ -200,17 +238,27 @@ def account() -> Any:
     return _account_page(citizen, {}, None)
 
 
-def _account_page(citizen: Any, errors: dict[str, Any], values: dict[str, str] | None,
-                  saved: bool = False) -> Any:
+def _account_page(
+    citizen: Any, errors: dict[str, Any], values: dict[str, str] | None, saved: bool = False
+) -> Any:
     if values is None:
-        values = {"email": citizen.email or "", "phone": citizen.phone,
-                  "province": str(citizen.province_code), "commune": str(citizen.ward_code),
-                  "street": citizen.street}
+        values = {
+            "email": citizen.email or "",
+            "phone": citizen.phone,
+            "province": str(citizen.province_code),
+            "commune": str(citizen.ward_code),
+            "street": citizen.street,
+        }
     province = _int(values.get("province"))
     return render_template(
-        "citizens/account.html", citizen=citizen, errors=errors, values=values, saved=saved,
+        "citizens/account.html",
+        citizen=citizen,
+        errors=errors,
+        values=values,
+        saved=saved,
         address=address_claim(citizen.province_code, citizen.ward_code, citizen.street),
-        provinces=provinces(), communes=communes(province) if province else [],
+        provinces=provinces(),
+        communes=communes(province) if province else [],
     ), (400 if errors else 200)
 
 
@@ -219,8 +267,9 @@ def update_contacts() -> Any:
     citizen = signed_in_citizen()
     if citizen is None:
         return redirect(url_for("citizens.signin"), code=303)
-    values = {k: request.form.get(k, "") for k in ("email", "phone", "province", "commune",
-                                                      "street")}
+    values = {
+        k: request.form.get(k, "") for k in ("email", "phone", "province", "commune", "street")
+    }
     db = get_db()
     try:
         service.update_contacts(db, citizen_id=citizen.id, data=values)

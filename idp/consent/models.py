@@ -28,8 +28,9 @@ class ConsentGrant(Base):
     __tablename__ = "consent_grants"
     __table_args__ = (
         # At most one live grant per citizen and portal.
-        unique_while_null("uq_consent_grants_live", "citizen_id", "portal_id",
-                          null_column="revoked_at"),
+        unique_while_null(
+            "uq_consent_grants_live", "citizen_id", "portal_id", null_column="revoked_at"
+        ),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -43,7 +44,8 @@ class ConsentGrant(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
     # The notice (purposes) the citizen was last shown for this portal.
     notice_id: Mapped[str | None] = mapped_column(
-        ForeignKey("consent_notices.id", ondelete="SET NULL"))
+        ForeignKey("consent_notices.id", ondelete="SET NULL")
+    )
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -76,17 +78,20 @@ class ConsentClaim(Base):
     __tablename__ = "consent_claims"
     __table_args__ = (
         # At most one live decision per grant and claim item.
-        unique_while_null("uq_consent_claims_live", "grant_id", "claim",
-                          null_column="withdrawn_at"),
+        unique_while_null(
+            "uq_consent_claims_live", "grant_id", "claim", null_column="withdrawn_at"
+        ),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     grant_id: Mapped[str] = mapped_column(
-        ForeignKey("consent_grants.id", ondelete="CASCADE"), index=True)
+        ForeignKey("consent_grants.id", ondelete="CASCADE"), index=True
+    )
     claim: Mapped[str] = mapped_column(String(40))
     granted: Mapped[bool] = mapped_column(Boolean)
     notice_id: Mapped[str | None] = mapped_column(
-        ForeignKey("consent_notices.id", ondelete="SET NULL"))
+        ForeignKey("consent_notices.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -99,14 +104,14 @@ class Release(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     # Kept (without the citizen) when an account is deleted: see docs/privacy.md.
-    citizen_id: Mapped[str | None] = mapped_column(
-        ForeignKey("citizens.id", ondelete="SET NULL"))
-    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"),
-                                           index=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"))
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
     grant_id: Mapped[str | None] = mapped_column(
-        ForeignKey("consent_grants.id", ondelete="SET NULL"))
+        ForeignKey("consent_grants.id", ondelete="SET NULL")
+    )
     notice_id: Mapped[str | None] = mapped_column(
-        ForeignKey("consent_notices.id", ondelete="SET NULL"))
+        ForeignKey("consent_notices.id", ondelete="SET NULL")
+    )
     channel: Mapped[str] = mapped_column(String(20))
     claims: Mapped[list[str]] = mapped_column(JSON)
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -119,10 +124,12 @@ class Receipt(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     citizen_id: Mapped[str | None] = mapped_column(
-        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True
+    )
     portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
     grant_id: Mapped[str | None] = mapped_column(
-        ForeignKey("consent_grants.id", ondelete="SET NULL"))
+        ForeignKey("consent_grants.id", ondelete="SET NULL")
+    )
     action: Mapped[str] = mapped_column(String(20))
     jws: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -37,14 +37,29 @@ def claims_listing(notice: Notice | None, decisions: dict[str, bool]) -> list[di
     out = []
     for item, granted in decisions.items():
         spec = declared.get(item, {})
-        out.append({"claim": item, "purpose": spec.get("purpose", {}),
-                    "required": bool(spec.get("required")), "granted": granted})
+        out.append(
+            {
+                "claim": item,
+                "purpose": spec.get("purpose", {}),
+                "required": bool(spec.get("required")),
+                "granted": granted,
+            }
+        )
     return out
 
 
-def issue_receipt(db: Session, *, issuer: str, grant: ConsentGrant, notice: Notice | None,
-                  client_id: str, portal_name: str, subject: str, action: str,
-                  decisions: dict[str, bool]) -> Receipt:
+def issue_receipt(
+    db: Session,
+    *,
+    issuer: str,
+    grant: ConsentGrant,
+    notice: Notice | None,
+    client_id: str,
+    portal_name: str,
+    subject: str,
+    action: str,
+    decisions: dict[str, bool],
+) -> Receipt:
     """Sign and store a receipt for this grant's current (or final) state."""
     if action not in ACTIONS:
         raise ValueError(f"unknown receipt action {action!r}")
@@ -68,8 +83,14 @@ def issue_receipt(db: Session, *, issuer: str, grant: ConsentGrant, notice: Noti
     header = {"alg": RECEIPT_ALG, "kid": key.kid, "typ": RECEIPT_TYP}
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     token = jws.serialize_compact(header, body.encode("utf-8"), key, algorithms=[RECEIPT_ALG])
-    row = Receipt(id=receipt_id, citizen_id=grant.citizen_id, portal_id=grant.portal_id,
-                  grant_id=grant.id, action=action, jws=token)
+    row = Receipt(
+        id=receipt_id,
+        citizen_id=grant.citizen_id,
+        portal_id=grant.portal_id,
+        grant_id=grant.id,
+        action=action,
+        jws=token,
+    )
     db.add(row)
     db.flush()
     events.emit("receipt.issued", receipt_id=receipt_id, grant_id=grant.id, action=action)

@@ -87,8 +87,9 @@ def _hash(purposes: dict[str, Any]) -> str:
 
 def current_notice(db: Session, portal_id: str) -> Notice | None:
     """Return the portal's newest notice, or None if it declared nothing."""
-    return db.scalar(select(Notice).where(Notice.portal_id == portal_id)
-                     .order_by(Notice.version.desc()).limit(1))
+    return db.scalar(
+        select(Notice).where(Notice.portal_id == portal_id).order_by(Notice.version.desc()).limit(1)
+    )
 
 
 def get_notice(db: Session, notice_id: str | None) -> Notice | None:
@@ -146,8 +147,13 @@ def get_grant(db: Session, grant_id: str) -> ConsentGrant | None:
 
 
 def _live_claims(db: Session, grant_id: str) -> list[ConsentClaim]:
-    return list(db.scalars(select(ConsentClaim).where(
-        ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))).all())
+    return list(
+        db.scalars(
+            select(ConsentClaim).where(
+                ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None)
+            )
+        ).all()
+    )
 
 
 def consent_state(db: Session, *, citizen_id: str, portal_id: str) -> ConsentState:
@@ -181,8 +187,15 @@ class Prompt:
     scopes: tuple[str, ...]
 
 
-def evaluate(db: Session, state: ConsentState, notice: Notice | None, *,
-             items: Iterable[str], scopes: Iterable[str], prompt_consent: bool) -> Prompt:
+def evaluate(
+    db: Session,
+    state: ConsentState,
+    notice: Notice | None,
+    *,
+    items: Iterable[str],
+    scopes: Iterable[str],
+    prompt_consent: bool,
+) -> Prompt:
     """Decide whether to prompt, by named checks; return what the page must show.
 
     Only declared items can be asked for; an undeclared item is dropped (never released).
@@ -217,9 +230,17 @@ def evaluate(db: Session, state: ConsentState, notice: Notice | None, *,
     return Prompt(tuple(checks), tuple(shown), tuple(shown_scopes))
 
 
-def record_decision(db: Session, *, citizen_id: str, portal_id: str, notice: Notice | None,
-                    shown: Iterable[str], granted: Iterable[str], scopes: Iterable[str],
-                    must_keep: Iterable[str] = ()) -> tuple[ConsentGrant, str]:
+def record_decision(
+    db: Session,
+    *,
+    citizen_id: str,
+    portal_id: str,
+    notice: Notice | None,
+    shown: Iterable[str],
+    granted: Iterable[str],
+    scopes: Iterable[str],
+    must_keep: Iterable[str] = (),
+) -> tuple[ConsentGrant, str]:
     """Record the citizen's answer to a consent page; return (grant, action).
 
     ``shown`` are the items the page listed, ``granted`` those left ticked. Raises
@@ -231,7 +252,8 @@ def record_decision(db: Session, *, citizen_id: str, portal_id: str, notice: Not
         raise ConsentError("granted claims that were not shown")
     declared = notice.purposes if notice else {}
     required = {i for i in shown_set if declared.get(i, {}).get("required")} | (
-        set(must_keep) & shown_set)
+        set(must_keep) & shown_set
+    )
     cleared = required - granted_set
     if cleared:
         raise ConsentError("required claims cleared: " + " ".join(sorted(cleared)))
@@ -248,26 +270,45 @@ def record_decision(db: Session, *, citizen_id: str, portal_id: str, notice: Not
             row.withdrawn_at = now
     db.flush()
     for item in sorted(shown_set):
-        db.add(ConsentClaim(grant_id=grant.id, claim=item, granted=item in granted_set,
-                            notice_id=notice.id if notice else None, decided_at=now))
+        db.add(
+            ConsentClaim(
+                grant_id=grant.id,
+                claim=item,
+                granted=item in granted_set,
+                notice_id=notice.id if notice else None,
+                decided_at=now,
+            )
+        )
     grant.scope = " ".join(sorted(grant.scopes | set(scopes) | {"openid"}))
     grant.notice_id = notice.id if notice else grant.notice_id
     grant.updated_at = now
     db.flush()
-    events.emit(f"consent.{action}", grant_id=grant.id, portal_id=portal_id,
-                granted=" ".join(sorted(granted_set)),
-                declined=" ".join(sorted(shown_set - granted_set)))
+    events.emit(
+        f"consent.{action}",
+        grant_id=grant.id,
+        portal_id=portal_id,
+        granted=" ".join(sorted(granted_set)),
+        declined=" ".join(sorted(shown_set - granted_set)),
+    )
     return grant, action
 
 
-def ensure_grant(db: Session, *, citizen_id: str, portal_id: str,
-                 notice: Notice | None = None) -> ConsentGrant:
+def ensure_grant(
+    db: Session, *, citizen_id: str, portal_id: str, notice: Notice | None = None
+) -> ConsentGrant:
     """Return the live grant, creating one for ``openid`` alone if needed."""
     grant = live_grant(db, citizen_id=citizen_id, portal_id=portal_id)
     if grant is not None:
         return grant
-    grant, _ = record_decision(db, citizen_id=citizen_id, portal_id=portal_id, notice=notice,
-                               shown=(), granted=(), scopes={"openid"})
+    grant, _ = record_decision(
+        db,
+        citizen_id=citizen_id,
+        portal_id=portal_id,
+        notice=notice,
+        shown=(),
+        granted=(),
+        scopes={"openid"},
+    )
     return grant
 
 
@@ -278,8 +319,12 @@ def withdraw_claim(db: Session, *, citizen_id: str, grant_id: str, item: str) ->
         return False
     result = db.execute(
         update(ConsentClaim)
-        .where(ConsentClaim.grant_id == grant_id, ConsentClaim.claim == item,
-               ConsentClaim.withdrawn_at.is_(None), ConsentClaim.granted.is_(True))
+        .where(
+            ConsentClaim.grant_id == grant_id,
+            ConsentClaim.claim == item,
+            ConsentClaim.withdrawn_at.is_(None),
+            ConsentClaim.granted.is_(True),
+        )
         .values(withdrawn_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -287,13 +332,13 @@ def withdraw_claim(db: Session, *, citizen_id: str, grant_id: str, item: str) ->
         return False
     grant.updated_at = utcnow()
     db.flush()
-    events.emit("consent.claim_withdrawn", grant_id=grant_id, portal_id=grant.portal_id,
-                claim=item)
+    events.emit("consent.claim_withdrawn", grant_id=grant_id, portal_id=grant.portal_id, claim=item)
     return True
 
 
-def withdraw(db: Session, *, grant_id: str, citizen_id: str | None = None,
-             reason: str = "withdrawn") -> ConsentGrant | None:
+def withdraw(
+    db: Session, *, grant_id: str, citizen_id: str | None = None, reason: str = "withdrawn"
+) -> ConsentGrant | None:
     """Withdraw a whole grant; the caller revokes its tokens through the token service."""
     where = [ConsentGrant.id == grant_id, ConsentGrant.revoked_at.is_(None)]
     if citizen_id is not None:
@@ -301,14 +346,20 @@ def withdraw(db: Session, *, grant_id: str, citizen_id: str | None = None,
     now = utcnow()
     # One conditional UPDATE: of two simultaneous withdrawals only one succeeds (and
     # issues a receipt).
-    result = db.execute(update(ConsentGrant).where(*where)
-                        .values(revoked_at=now, revoked_reason=reason, updated_at=now)
-                        .execution_options(synchronize_session=False))
+    result = db.execute(
+        update(ConsentGrant)
+        .where(*where)
+        .values(revoked_at=now, revoked_reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         return None
-    db.execute(update(ConsentClaim)
-               .where(ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))
-               .values(withdrawn_at=now).execution_options(synchronize_session=False))
+    db.execute(
+        update(ConsentClaim)
+        .where(ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))
+        .values(withdrawn_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.flush()
     grant = get_grant(db, grant_id)
     db.refresh(grant)
@@ -318,9 +369,13 @@ def withdraw(db: Session, *, grant_id: str, citizen_id: str | None = None,
 
 def live_grants(db: Session, citizen_id: str) -> list[ConsentGrant]:
     """Return the citizen's live grants, newest first."""
-    return list(db.scalars(select(ConsentGrant).where(
-        ConsentGrant.citizen_id == citizen_id, ConsentGrant.revoked_at.is_(None))
-        .order_by(ConsentGrant.created_at.desc())).all())
+    return list(
+        db.scalars(
+            select(ConsentGrant)
+            .where(ConsentGrant.citizen_id == citizen_id, ConsentGrant.revoked_at.is_(None))
+            .order_by(ConsentGrant.created_at.desc())
+        ).all()
+    )
 
 
 def claim_decisions(db: Session, grant_id: str) -> list[ConsentClaim]:
@@ -331,29 +386,57 @@ def claim_decisions(db: Session, grant_id: str) -> list[ConsentClaim]:
 # -- the release log ----------------------------------------------------------------------
 
 
-def log_release(db: Session, *, citizen_id: str, portal_id: str, grant_id: str | None,
-                channel: str, claims: Iterable[str]) -> Release:
+def log_release(
+    db: Session,
+    *,
+    citizen_id: str,
+    portal_id: str,
+    grant_id: str | None,
+    channel: str,
+    claims: Iterable[str],
+) -> Release:
     """Record that these claims (names only) left the provider for this portal."""
     grant = get_grant(db, grant_id) if grant_id else None
-    row = Release(citizen_id=citizen_id, portal_id=portal_id, grant_id=grant_id,
-                  notice_id=grant.notice_id if grant else None, channel=channel,
-                  claims=sorted(set(claims)), released_at=utcnow())
+    row = Release(
+        citizen_id=citizen_id,
+        portal_id=portal_id,
+        grant_id=grant_id,
+        notice_id=grant.notice_id if grant else None,
+        channel=channel,
+        claims=sorted(set(claims)),
+        released_at=utcnow(),
+    )
     db.add(row)
     db.flush()
-    events.emit("claims.released", channel=channel, portal_id=portal_id, grant_id=grant_id,
-                claims=" ".join(row.claims))
+    events.emit(
+        "claims.released",
+        channel=channel,
+        portal_id=portal_id,
+        grant_id=grant_id,
+        claims=" ".join(row.claims),
+    )
     return row
 
 
-def history(db: Session, *, citizen_id: str, portal_id: str | None = None,
-            offset: int = 0, limit: int | None = 20) -> tuple[list[Release], int]:
+def history(
+    db: Session,
+    *,
+    citizen_id: str,
+    portal_id: str | None = None,
+    offset: int = 0,
+    limit: int | None = 20,
+) -> tuple[list[Release], int]:
     """Return the citizen's releases newest first (one page) and the total count."""
     where = [Release.citizen_id == citizen_id]
     if portal_id:
         where.append(Release.portal_id == portal_id)
     total = db.scalar(select(func.count()).select_from(Release).where(*where)) or 0
-    query = select(Release).where(*where).order_by(Release.released_at.desc(),
-                                                   Release.id.desc()).offset(offset)
+    query = (
+        select(Release)
+        .where(*where)
+        .order_by(Release.released_at.desc(), Release.id.desc())
+        .offset(offset)
+    )
     if limit is not None:
         query = query.limit(limit)
     return list(db.scalars(query).all()), int(total)
@@ -361,8 +444,11 @@ def history(db: Session, *, citizen_id: str, portal_id: str | None = None,
 
 def last_release(db: Session, *, citizen_id: str, portal_id: str) -> Any:
     """Return the time of the latest release to a portal, or None."""
-    return db.scalar(select(func.max(Release.released_at)).where(
-        Release.citizen_id == citizen_id, Release.portal_id == portal_id))
+    return db.scalar(
+        select(func.max(Release.released_at)).where(
+            Release.citizen_id == citizen_id, Release.portal_id == portal_id
+        )
+    )
 
 
 # -- the citizen's account pages: connected portals, withdrawal, history, export -----------
@@ -460,9 +546,13 @@ class Connection:
 
 def past_grants(db: Session, citizen_id: str) -> list[ConsentGrant]:
     """Return the citizen's withdrawn (revoked) grants, most recently ended first."""
-    return list(db.scalars(select(ConsentGrant).where(
-        ConsentGrant.citizen_id == citizen_id, ConsentGrant.revoked_at.is_not(None))
-        .order_by(ConsentGrant.revoked_at.desc(), ConsentGrant.created_at.desc())).all())
+    return list(
+        db.scalars(
+            select(ConsentGrant)
+            .where(ConsentGrant.citizen_id == citizen_id, ConsentGrant.revoked_at.is_not(None))
+            .order_by(ConsentGrant.revoked_at.desc(), ConsentGrant.created_at.desc())
+        ).all()
+    )
 
 
 def own_grant(db: Session, *, citizen_id: str, grant_id: str) -> ConsentGrant | None:
@@ -471,8 +561,7 @@ def own_grant(db: Session, *, citizen_id: str, grant_id: str) -> ConsentGrant | 
     return grant if grant is not None and grant.citizen_id == citizen_id else None
 
 
-def connections(db: Session, *, citizen_id: str, lang: str,
-                live: bool = True) -> list[Connection]:
+def connections(db: Session, *, citizen_id: str, lang: str, live: bool = True) -> list[Connection]:
     """Return the citizen's connected portals (or past connections), newest first."""
     from idp.consent import receipts as receipts_service
 
@@ -483,19 +572,35 @@ def connections(db: Session, *, citizen_id: str, lang: str,
         portal = look.portal(grant.portal_id)
         if portal is None:  # pragma: no cover - portals cascade to their grants
             continue
-        claims = [] if not live else [
-            ClaimEntry(r.claim, r.granted, purpose_text(look.notice(r.notice_id), r.claim, lang),
-                       r.decided_at)
-            for r in claim_decisions(db, grant.id)]
-        out.append(Connection(
-            grant=grant, client_id=portal.client_id, portal_name=portal.name, claims=claims,
-            last_release=last_release(db, citizen_id=citizen_id, portal_id=grant.portal_id),
-            receipts=receipts_service.receipts_of(db, citizen_id, grant.id)))
+        claims = (
+            []
+            if not live
+            else [
+                ClaimEntry(
+                    r.claim,
+                    r.granted,
+                    purpose_text(look.notice(r.notice_id), r.claim, lang),
+                    r.decided_at,
+                )
+                for r in claim_decisions(db, grant.id)
+            ]
+        )
+        out.append(
+            Connection(
+                grant=grant,
+                client_id=portal.client_id,
+                portal_name=portal.name,
+                claims=claims,
+                last_release=last_release(db, citizen_id=citizen_id, portal_id=grant.portal_id),
+                receipts=receipts_service.receipts_of(db, citizen_id, grant.id),
+            )
+        )
     return out
 
 
-def _receipt_for(db: Session, *, grant: ConsentGrant, issuer: str, action: str,
-                 decisions: dict[str, bool]) -> Any:
+def _receipt_for(
+    db: Session, *, grant: ConsentGrant, issuer: str, action: str, decisions: dict[str, bool]
+) -> Any:
     from idp.consent import receipts as receipts_service
     from idp.oauth import clients
     from idp.oauth.grants import subject_for
@@ -505,13 +610,21 @@ def _receipt_for(db: Session, *, grant: ConsentGrant, issuer: str, action: str,
         raise ConsentError("the grant's portal is gone")
     ordered = dict(sorted(decisions.items(), key=lambda kv: item_rank(kv[0])))
     return receipts_service.issue_receipt(
-        db, issuer=issuer, grant=grant, notice=get_notice(db, grant.notice_id),
-        client_id=portal.client_id, portal_name=portal.name,
-        subject=subject_for(grant.citizen_id, portal), action=action, decisions=ordered)
+        db,
+        issuer=issuer,
+        grant=grant,
+        notice=get_notice(db, grant.notice_id),
+        client_id=portal.client_id,
+        portal_name=portal.name,
+        subject=subject_for(grant.citizen_id, portal),
+        action=action,
+        decisions=ordered,
+    )
 
 
-def withdraw_claim_with_receipt(db: Session, *, citizen_id: str, grant_id: str, item: str,
-                                issuer: str) -> Any:
+def withdraw_claim_with_receipt(
+    db: Session, *, citizen_id: str, grant_id: str, item: str, issuer: str
+) -> Any:
     """Withdraw one granted claim item and issue a ``claim_withdrawn`` receipt.
 
     Returns the receipt, or None (nothing written) when the grant is not the citizen's,
@@ -527,12 +640,14 @@ def withdraw_claim_with_receipt(db: Session, *, citizen_id: str, grant_id: str, 
         return None
     decisions = {r.claim: r.granted for r in claim_decisions(db, grant_id)}
     decisions[item] = False
-    return _receipt_for(db, grant=grant, issuer=issuer, action="claim_withdrawn",
-                        decisions=decisions)
+    return _receipt_for(
+        db, grant=grant, issuer=issuer, action="claim_withdrawn", decisions=decisions
+    )
 
 
-def withdraw_grant_with_receipt(db: Session, *, citizen_id: str, grant_id: str, issuer: str,
-                                reason: str = WITHDRAWN_BY_CITIZEN) -> Any:
+def withdraw_grant_with_receipt(
+    db: Session, *, citizen_id: str, grant_id: str, issuer: str, reason: str = WITHDRAWN_BY_CITIZEN
+) -> Any:
     """Withdraw a whole grant, revoke every token under it, issue a ``withdrawn`` receipt.
 
     All in the caller's transaction: the grant's access and refresh tokens are dead at
@@ -550,17 +665,23 @@ def withdraw_grant_with_receipt(db: Session, *, citizen_id: str, grant_id: str, 
         return None
     tokens.revoke_grant(db, grant_id, "consent_withdrawn")
     # The receipt states the grant after the action: nothing is granted any more.
-    return _receipt_for(db, grant=grant, issuer=issuer, action="withdrawn",
-                        decisions=dict.fromkeys(before, False))
+    return _receipt_for(
+        db, grant=grant, issuer=issuer, action="withdrawn", decisions=dict.fromkeys(before, False)
+    )
 
 
-def withdraw_all(db: Session, *, citizen_id: str, issuer: str,
-                 reason: str = WITHDRAWN_BY_CITIZEN) -> int:
+def withdraw_all(
+    db: Session, *, citizen_id: str, issuer: str, reason: str = WITHDRAWN_BY_CITIZEN
+) -> int:
     """Withdraw every live grant of the citizen (receipts, tokens revoked); return how many."""
     count = 0
     for grant in live_grants(db, citizen_id):
-        if withdraw_grant_with_receipt(db, citizen_id=citizen_id, grant_id=grant.id,
-                                       issuer=issuer, reason=reason) is not None:
+        if (
+            withdraw_grant_with_receipt(
+                db, citizen_id=citizen_id, grant_id=grant.id, issuer=issuer, reason=reason
+            )
+            is not None
+        ):
             count += 1
     return count
 
@@ -602,19 +723,28 @@ def _entries(look: _Lookup, rows: Iterable[Release], lang: str) -> list[HistoryE
         notice = look.notice(row.notice_id)
         items = items_of_claims(row.claims or [])
         purposes = {i: p for i in items if (p := purpose_text(notice, i, lang))}
-        out.append(HistoryEntry(
-            id=row.id, released_at=row.released_at,
-            client_id=portal.client_id if portal else "", portal_name=portal.name if portal else "",
-            channel=row.channel, claims=list(row.claims or []), items=items, purposes=purposes,
-            notice_version=notice.version if notice else None))
+        out.append(
+            HistoryEntry(
+                id=row.id,
+                released_at=row.released_at,
+                client_id=portal.client_id if portal else "",
+                portal_name=portal.name if portal else "",
+                channel=row.channel,
+                claims=list(row.claims or []),
+                items=items,
+                purposes=purposes,
+                notice_version=notice.version if notice else None,
+            )
+        )
     return out
 
 
 def history_portals(db: Session, citizen_id: str) -> list[tuple[str, str]]:
     """Return (client_id, name) of every portal in the citizen's history, by name."""
     look = _Lookup(db)
-    ids = db.scalars(select(Release.portal_id).where(Release.citizen_id == citizen_id)
-                     .distinct()).all()
+    ids = db.scalars(
+        select(Release.portal_id).where(Release.citizen_id == citizen_id).distinct()
+    ).all()
     found = [p for p in (look.portal(i) for i in ids) if p is not None]
     return sorted(((p.client_id, p.name) for p in found), key=lambda cp: (cp[1], cp[0]))
 
@@ -622,24 +752,36 @@ def history_portals(db: Session, citizen_id: str) -> list[tuple[str, str]]:
 def history_portal_id(db: Session, *, citizen_id: str, client_id: str) -> str | None:
     """Return the portal id of a client_id that appears in the citizen's history."""
     look = _Lookup(db)
-    for portal_id in db.scalars(select(Release.portal_id).where(
-            Release.citizen_id == citizen_id).distinct()).all():
+    for portal_id in db.scalars(
+        select(Release.portal_id).where(Release.citizen_id == citizen_id).distinct()
+    ).all():
         portal = look.portal(portal_id)
         if portal is not None and portal.client_id == client_id:
             return portal_id
     return None
 
 
-def history_entries(db: Session, *, citizen_id: str, lang: str, portal_id: str | None = None,
-                    page: int | None = 1, per_page: int = HISTORY_PAGE_SIZE
-                    ) -> tuple[list[HistoryEntry], int]:
+def history_entries(
+    db: Session,
+    *,
+    citizen_id: str,
+    lang: str,
+    portal_id: str | None = None,
+    page: int | None = 1,
+    per_page: int = HISTORY_PAGE_SIZE,
+) -> tuple[list[HistoryEntry], int]:
     """Return one page of the citizen's history (all of it if ``page`` is None), newest
     first, and the total number of releases."""
     if page is None:
         rows, total = history(db, citizen_id=citizen_id, portal_id=portal_id, limit=None)
     else:
-        rows, total = history(db, citizen_id=citizen_id, portal_id=portal_id,
-                              offset=(page - 1) * per_page, limit=per_page)
+        rows, total = history(
+            db,
+            citizen_id=citizen_id,
+            portal_id=portal_id,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
     return _entries(_Lookup(db), rows, lang), total
 
 
@@ -654,15 +796,33 @@ def history_csv(entries: Iterable[HistoryEntry]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["time_utc", "time_vietnam", "portal", "client_id", "channel", "claims",
-                     "items", "purposes", "notice_version"])
+    writer.writerow(
+        [
+            "time_utc",
+            "time_vietnam",
+            "portal",
+            "client_id",
+            "channel",
+            "claims",
+            "items",
+            "purposes",
+            "notice_version",
+        ]
+    )
     for e in entries:
-        writer.writerow([
-            iso_utc(e.released_at),
-            vietnam_time(e.released_at), cell(e.portal_name), cell(e.client_id), e.channel,
-            " ".join(e.claims), " ".join(e.items),
-            cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
-            "" if e.notice_version is None else str(e.notice_version)])
+        writer.writerow(
+            [
+                iso_utc(e.released_at),
+                vietnam_time(e.released_at),
+                cell(e.portal_name),
+                cell(e.client_id),
+                e.channel,
+                " ".join(e.claims),
+                " ".join(e.items),
+                cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
+                "" if e.notice_version is None else str(e.notice_version),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -672,37 +832,65 @@ def citizen_record(db: Session, *, citizen_id: str, lang: str) -> dict[str, Any]
     from idp.consent import receipts as receipts_service
 
     look = _Lookup(db)
-    grants = list(db.scalars(select(ConsentGrant).where(ConsentGrant.citizen_id == citizen_id)
-                             .order_by(ConsentGrant.created_at.desc())).all())
+    grants = list(
+        db.scalars(
+            select(ConsentGrant)
+            .where(ConsentGrant.citizen_id == citizen_id)
+            .order_by(ConsentGrant.created_at.desc())
+        ).all()
+    )
     out_grants = []
     for grant in grants:
         portal = look.portal(grant.portal_id)
-        decisions = db.scalars(select(ConsentClaim).where(ConsentClaim.grant_id == grant.id)
-                               .order_by(ConsentClaim.decided_at, ConsentClaim.claim)).all()
+        decisions = db.scalars(
+            select(ConsentClaim)
+            .where(ConsentClaim.grant_id == grant.id)
+            .order_by(ConsentClaim.decided_at, ConsentClaim.claim)
+        ).all()
         out_claims = []
         for r in decisions:
             notice = look.notice(r.notice_id)
             spec = (notice.purposes if notice else {}).get(r.claim, {})
-            out_claims.append({
-                "claim": r.claim, "granted": r.granted, "decided_at": iso_utc(r.decided_at),
-                "withdrawn_at": iso_utc(r.withdrawn_at), "purpose": spec.get("purpose", {}),
-                "required": bool(spec.get("required")),
-                "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
-            })
-        out_grants.append({
-            "grant_id": grant.id, "client_id": portal.client_id if portal else None,
-            "portal": portal.name if portal else None, "scopes": sorted(grant.scopes),
-            "created_at": iso_utc(grant.created_at), "updated_at": iso_utc(grant.updated_at),
-            "withdrawn_at": iso_utc(grant.revoked_at), "withdrawn_reason": grant.revoked_reason,
-            "claims": out_claims,
-        })
+            out_claims.append(
+                {
+                    "claim": r.claim,
+                    "granted": r.granted,
+                    "decided_at": iso_utc(r.decided_at),
+                    "withdrawn_at": iso_utc(r.withdrawn_at),
+                    "purpose": spec.get("purpose", {}),
+                    "required": bool(spec.get("required")),
+                    "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
+                }
+            )
+        out_grants.append(
+            {
+                "grant_id": grant.id,
+                "client_id": portal.client_id if portal else None,
+                "portal": portal.name if portal else None,
+                "scopes": sorted(grant.scopes),
+                "created_at": iso_utc(grant.created_at),
+                "updated_at": iso_utc(grant.updated_at),
+                "withdrawn_at": iso_utc(grant.revoked_at),
+                "withdrawn_reason": grant.revoked_reason,
+                "claims": out_claims,
+            }
+        )
     out_receipts = []
     for rec in receipts_service.receipts_of(db, citizen_id):
         portal = look.portal(rec.portal_id)
-        out_receipts.append({
-            "id": rec.id, "action": rec.action, "time": iso_utc(rec.created_at),
-            "grant_id": rec.grant_id, "client_id": portal.client_id if portal else None,
-            "jws": rec.jws})
+        out_receipts.append(
+            {
+                "id": rec.id,
+                "action": rec.action,
+                "time": iso_utc(rec.created_at),
+                "grant_id": rec.grant_id,
+                "client_id": portal.client_id if portal else None,
+                "jws": rec.jws,
+            }
+        )
     rows, _ = history(db, citizen_id=citizen_id, limit=None)
-    return {"grants": out_grants, "receipts": out_receipts,
-            "history": [e.as_dict() for e in _entries(look, rows, lang)]}
+    return {
+        "grants": out_grants,
+        "receipts": out_receipts,
+        "history": [e.as_dict() for e in _entries(look, rows, lang)],
+    }

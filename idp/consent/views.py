@@ -32,8 +32,9 @@ def lang() -> str:
 
 
 def _load() -> tuple[flow.Interaction, Any, Any, ConsentNeeds]:
-    inter = flow.load(runtime.store(), request.values.get("interaction"),
-                      browser_binding(create=False))
+    inter = flow.load(
+        runtime.store(), request.values.get("interaction"), browser_binding(create=False)
+    )
     if inter is None or inter.state != flow.CONSENT_PENDING:
         raise InteractionExpired(detail="consent without a pending interaction")
     g.ui_locales = inter.params.get("ui_locales")
@@ -44,30 +45,51 @@ def _load() -> tuple[flow.Interaction, Any, Any, ConsentNeeds]:
     if portal is None or citizen is None or citizen.id != inter.citizen_id:
         raise InteractionExpired(detail="consent by another session")
     try:
-        needs = consent_needs(db, citizen_id=citizen.id, portal=portal, params=inter.params,
-                              consent_done=False)
+        needs = consent_needs(
+            db, citizen_id=citizen.id, portal=portal, params=inter.params, consent_done=False
+        )
     except ClaimsRequestError:
         raise InteractionExpired(detail="claims parameter changed meaning") from None
     return inter, portal, citizen, needs
 
 
-def _render(inter: flow.Interaction, portal: Any, citizen: Any, needs: ConsentNeeds,
-            error: Any = None, ticked: set[str] | None = None) -> Any:
+def _render(
+    inter: flow.Interaction,
+    portal: Any,
+    citizen: Any,
+    needs: ConsentNeeds,
+    error: Any = None,
+    ticked: set[str] | None = None,
+) -> Any:
     notice = needs.notice
     declared = notice.purposes if notice else {}
     state = needs.state
-    shown = [{"item": i, "purpose": declared[i]["purpose"].get(lang())
-              or declared[i]["purpose"]["vi"],
-              "required": bool(declared[i].get("required")) or i in needs.essential,
-              "ticked": ticked is None or i in ticked}
-             for i in needs.prompt.items]
-    already = [{"item": i, "purpose": declared.get(i, {}).get("purpose", {}).get(lang(), "")}
-               for i in declared if i in state.granted and i not in needs.prompt.items]
+    shown = [
+        {
+            "item": i,
+            "purpose": declared[i]["purpose"].get(lang()) or declared[i]["purpose"]["vi"],
+            "required": bool(declared[i].get("required")) or i in needs.essential,
+            "ticked": ticked is None or i in ticked,
+        }
+        for i in needs.prompt.items
+    ]
+    already = [
+        {"item": i, "purpose": declared.get(i, {}).get("purpose", {}).get(lang(), "")}
+        for i in declared
+        if i in state.granted and i not in needs.prompt.items
+    ]
     status = 400 if error else 200
     return render_template(
-        "consent/consent.html", interaction=inter, portal=portal, shown=shown,
-        scopes=needs.prompt.scopes, already=already, checks=needs.prompt.checks,
-        notice=notice, error=error, offline_ticked=ticked is None or "offline_access" in ticked,
+        "consent/consent.html",
+        interaction=inter,
+        portal=portal,
+        shown=shown,
+        scopes=needs.prompt.scopes,
+        already=already,
+        checks=needs.prompt.checks,
+        notice=notice,
+        error=error,
+        offline_ticked=ticked is None or "offline_access" in ticked,
     ), status
 
 
@@ -92,18 +114,35 @@ def decide() -> Any:
     scopes = {s for s in needs.prompt.scopes if s in ticked}
     try:
         grant, action = service.record_decision(
-            db, citizen_id=citizen.id, portal_id=portal.id, notice=needs.notice, shown=shown,
-            granted=granted, scopes=scopes | {"openid"}, must_keep=needs.essential)
+            db,
+            citizen_id=citizen.id,
+            portal_id=portal.id,
+            notice=needs.notice,
+            shown=shown,
+            granted=granted,
+            scopes=scopes | {"openid"},
+            must_keep=needs.essential,
+        )
         decisions = {r.claim: r.granted for r in service.claim_decisions(db, grant.id)}
         receipts.issue_receipt(
-            db, issuer=settings.issuer, grant=grant, notice=needs.notice,
-            client_id=portal.client_id, portal_name=portal.name,
-            subject=subject_for(citizen.id, portal), action=action, decisions=decisions)
+            db,
+            issuer=settings.issuer,
+            grant=grant,
+            notice=needs.notice,
+            client_id=portal.client_id,
+            portal_name=portal.name,
+            subject=subject_for(citizen.id, portal),
+            action=action,
+            decisions=decisions,
+        )
         db.commit()
     except service.ConsentError:
         db.rollback()
-        message = _l("%(portal)s cannot serve you without the data marked as required. "
-                     "Tick it to continue, or choose not to share.", portal=portal.name)
+        message = _l(
+            "%(portal)s cannot serve you without the data marked as required. "
+            "Tick it to continue, or choose not to share.",
+            portal=portal.name,
+        )
         return _render(inter, portal, citizen, needs, error=message, ticked=ticked)
     flow.advance(store, inter, flow.CONSENTED, settings.interaction_ttl, consent_done=True)
     return redirect(url_for("oauth.resume", iid=inter.id), code=303)
@@ -158,7 +197,8 @@ def portals_page() -> Any:
     return render_template(
         "consent/portals.html",
         connections=service.connections(db, citizen_id=citizen.id, lang=lang()),
-        past=service.connections(db, citizen_id=citizen.id, lang=lang(), live=False))
+        past=service.connections(db, citizen_id=citizen.id, lang=lang(), live=False),
+    )
 
 
 @bp.post("/account/portals/<grant_id>/claims/<item>/withdraw")
@@ -172,8 +212,8 @@ def withdraw_claim(grant_id: str, item: str) -> Any:
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
     receipt = service.withdraw_claim_with_receipt(
-        db, citizen_id=citizen.id, grant_id=grant.id, item=item,
-        issuer=runtime.settings().issuer)
+        db, citizen_id=citizen.id, grant_id=grant.id, item=item, issuer=runtime.settings().issuer
+    )
     if receipt is None:
         db.rollback()
         flash(gettext("This data is not being shared with %(portal)s.", portal=portal.name))
@@ -192,14 +232,20 @@ def withdraw_grant(grant_id: str) -> Any:
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
     receipt = service.withdraw_grant_with_receipt(
-        db, citizen_id=citizen.id, grant_id=grant.id, issuer=runtime.settings().issuer)
+        db, citizen_id=citizen.id, grant_id=grant.id, issuer=runtime.settings().issuer
+    )
     if receipt is None:
         db.rollback()
         flash(gettext("Your connection to %(portal)s was already withdrawn.", portal=portal.name))
     else:
         db.commit()
-        flash(gettext("Done: %(portal)s no longer receives any of your data and is signed out. "
-                 "It will ask you again if you sign in there.", portal=portal.name))
+        flash(
+            gettext(
+                "Done: %(portal)s no longer receives any of your data and is signed out. "
+                "It will ask you again if you sign in there.",
+                portal=portal.name,
+            )
+        )
     return redirect(url_for("consent.portals_page"), code=303)
 
 
@@ -228,21 +274,27 @@ class _HistoryQuery:
         self.portal_id: str | None = None
         self.page = 1
         if self.client_id:
-            self.portal_id = service.history_portal_id(db, citizen_id=citizen.id,
-                                                       client_id=self.client_id)
+            self.portal_id = service.history_portal_id(
+                db, citizen_id=citizen.id, client_id=self.client_id
+            )
             if self.portal_id is None:
                 self.client_id = ""
-                self.error, self.status = _l(
-                    "No portal with this identifier appears in your data history. "
-                    "Choose a portal from the list."), 400
+                self.error, self.status = (
+                    _l(
+                        "No portal with this identifier appears in your data history. "
+                        "Choose a portal from the list."
+                    ),
+                    400,
+                )
         raw = request.args.get("page")
         if paged and raw is not None and self.error is None:
-            if (raw.isascii() and raw.isdigit() and len(raw) <= _PAGE_MAX_DIGITS
-                    and int(raw) >= 1):
+            if raw.isascii() and raw.isdigit() and len(raw) <= _PAGE_MAX_DIGITS and int(raw) >= 1:
                 self.page = int(raw)
             else:
-                self.error, self.status = _l(
-                    "This page number is not valid. Page numbers are whole numbers from 1."), 400
+                self.error, self.status = (
+                    _l("This page number is not valid. Page numbers are whole numbers from 1."),
+                    400,
+                )
 
     def args(self, **kw: Any) -> dict[str, Any]:
         """Return the query arguments for a link keeping the filter."""
@@ -258,16 +310,25 @@ def history_page() -> Any:
     entries: list[service.HistoryEntry] = []
     total = 0
     if query.error is None:
-        entries, total = service.history_entries(get_db(), citizen_id=citizen.id, lang=lang(),
-                                                 portal_id=query.portal_id, page=query.page)
+        entries, total = service.history_entries(
+            get_db(), citizen_id=citizen.id, lang=lang(), portal_id=query.portal_id, page=query.page
+        )
     size = service.HISTORY_PAGE_SIZE
     pages = max(1, -(-total // size))
     if query.error is None and query.page > pages:
         query.error, query.status = _l("This page of your data history does not exist."), 404
     return render_template(
-        "consent/history.html", entries=entries, total=total, page=query.page, pages=pages,
-        first=(query.page - 1) * size + 1, last=(query.page - 1) * size + len(entries),
-        portals=query.portals, selected=query.client_id, error=query.error, query=query,
+        "consent/history.html",
+        entries=entries,
+        total=total,
+        page=query.page,
+        pages=pages,
+        first=(query.page - 1) * size + 1,
+        last=(query.page - 1) * size + len(entries),
+        portals=query.portals,
+        selected=query.client_id,
+        error=query.error,
+        query=query,
     ), query.status
 
 
@@ -275,8 +336,9 @@ def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
     query = _HistoryQuery(citizen, paged=False)
     if query.error is not None:
         raise IdpError(query.error, status=query.status, detail="bad history export filter")
-    entries, _ = service.history_entries(get_db(), citizen_id=citizen.id, lang=lang(),
-                                         portal_id=query.portal_id, page=None)
+    entries, _ = service.history_entries(
+        get_db(), citizen_id=citizen.id, lang=lang(), portal_id=query.portal_id, page=None
+    )
     return entries
 
 
@@ -296,8 +358,9 @@ def history_json() -> Any:
     if citizen is None:
         return _to_signin()
     rows = [e.as_dict() for e in _export_entries(citizen)]
-    body = json.dumps({"issuer": runtime.settings().issuer, "releases": rows},
-                      ensure_ascii=False, indent=2)
+    body = json.dumps(
+        {"issuer": runtime.settings().issuer, "releases": rows}, ensure_ascii=False, indent=2
+    )
     return _download(body, "application/json", "data-history.json")
 
 
@@ -329,9 +392,12 @@ def delete_account() -> Any:
     error = None
     if request.form.get("confirm") != "yes":
         error = _l("Tick the box to confirm that you want to delete your account.")
-    elif not citizens.verify_password(db, citizen_id=citizen.id,
-                                      password=request.form.get("password", ""),
-                                      hasher=citizens.make_hasher(settings)):
+    elif not citizens.verify_password(
+        db,
+        citizen_id=citizen.id,
+        password=request.form.get("password", ""),
+        hasher=citizens.make_hasher(settings),
+    ):
         error = _l("The password is not correct. Your account was not deleted.")
     if error is not None:
         db.rollback()
@@ -339,8 +405,9 @@ def delete_account() -> Any:
     sso = current_sso()
     # One transaction: grants withdrawn (receipts issued, tokens revoked), then the
     # profile erased. The release log and receipts stay, unlinked (docs/privacy.md).
-    service.withdraw_all(db, citizen_id=citizen.id, issuer=settings.issuer,
-                         reason=service.ACCOUNT_DELETED)
+    service.withdraw_all(
+        db, citizen_id=citizen.id, issuer=settings.issuer, reason=service.ACCOUNT_DELETED
+    )
     citizens.delete_account(db, citizen_id=citizen.id)
     db.commit()
     citizens.end_session(runtime.store(), sso.sid if sso else None)

@@ -14,7 +14,13 @@ from typing import Any
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
     "profile": (
-        "name", "family_name", "middle_name", "given_name", "birthdate", "gender", "updated_at",
+        "name",
+        "family_name",
+        "middle_name",
+        "given_name",
+        "birthdate",
+        "gender",
+        "updated_at",
     ),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
@@ -106,8 +112,9 @@ def parse_claims_request(value: object) -> dict[str, dict[str, bool]]:
     return out
 
 
-def requested_items(scopes: set[str] | frozenset[str],
-                    claims_request: dict[str, dict[str, bool]]) -> set[str]:
+def requested_items(
+    scopes: set[str] | frozenset[str], claims_request: dict[str, dict[str, bool]]
+) -> set[str]:
     """Return the consent items an authorization request asks for (scopes and claims)."""
     items: set[str] = set()
     for scope in scopes:
@@ -119,12 +126,17 @@ def requested_items(scopes: set[str] | frozenset[str],
 
 def essential_items(claims_request: dict[str, dict[str, bool]]) -> set[str]:
     """Return the items holding a claim requested with ``essential: true``."""
-    return {i for members in claims_request.values() for c, ess in members.items()
-            if ess and (i := item_of(c))}
+    return {
+        i
+        for members in claims_request.values()
+        for c, ess in members.items()
+        if ess and (i := item_of(c))
+    }
 
 
-def requested_claims(scopes: set[str] | frozenset[str],
-                     claims_request: dict[str, dict[str, bool]], target: str) -> set[str]:
+def requested_claims(
+    scopes: set[str] | frozenset[str], claims_request: dict[str, dict[str, bool]], target: str
+) -> set[str]:
     """Return the claim names requested for one target (scope claims go to both)."""
     names = claims_for_scopes(scopes) - {"sub"}
     names.update(claims_request.get(target, {}))
@@ -141,8 +153,19 @@ def claims_for_scopes(scopes: set[str] | frozenset[str]) -> set[str]:
 
 def supported_claims() -> list[str]:
     """Return every claim name the provider can release (for discovery)."""
-    names = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash",
-             "sid"}
+    names = {
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "at_hash",
+        "sid",
+    }
     for claims in SCOPE_CLAIMS.values():
         names.update(claims)
     return sorted(names)

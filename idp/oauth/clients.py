@@ -87,13 +87,16 @@ def register_portal(
     if not redirect_uris:
         raise RegistrationError("redirect_uri", "at least one is required")
     uris = [_check_redirect_uri(u, "redirect_uri") for u in redirect_uris]
-    logout_uris = [_check_redirect_uri(u, "post_logout_redirect_uri")
-                   for u in (post_logout_redirect_uris or [])]
+    logout_uris = [
+        _check_redirect_uri(u, "post_logout_redirect_uri")
+        for u in (post_logout_redirect_uris or [])
+    ]
     if auth_method not in AUTH_METHODS:
         raise RegistrationError("auth_method", f"must be one of {', '.join(AUTH_METHODS)}")
     if id_token_signed_response_alg not in ID_TOKEN_ALGS:
-        raise RegistrationError("id_token_signed_response_alg",
-                                f"must be one of {', '.join(ID_TOKEN_ALGS)}")
+        raise RegistrationError(
+            "id_token_signed_response_alg", f"must be one of {', '.join(ID_TOKEN_ALGS)}"
+        )
     scopes = (scope or "").split()
     unknown = [s for s in scopes if s not in SUPPORTED_SCOPES]
     if unknown:
@@ -143,8 +146,12 @@ def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[s
         notice = consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
     except consent.PurposeError as exc:
         raise RegistrationError("purposes", str(exc)) from None
-    return {"client_id": client_id, "notice_version": notice.version, "notice_hash": notice.hash,
-            "purposes": notice.purposes}
+    return {
+        "client_id": client_id,
+        "notice_version": notice.version,
+        "notice_hash": notice.hash,
+        "purposes": notice.purposes,
+    }
 
 
 def rotate_secret(db: Session, *, client_id: str) -> str:
@@ -162,8 +169,12 @@ def rotate_secret(db: Session, *, client_id: str) -> str:
 def find_active(db: Session, client_id: object) -> Portal | None:
     """Return the active portal with this client_id, or None."""
     # PostgreSQL refuses NUL in text parameters (a DataError, so a 500): no such client.
-    if (not isinstance(client_id, str) or not client_id or len(client_id) > 64
-            or "\x00" in client_id):
+    if (
+        not isinstance(client_id, str)
+        or not client_id
+        or len(client_id) > 64
+        or "\x00" in client_id
+    ):
         return None
     return db.scalar(
         select(Portal).where(Portal.client_id == client_id, Portal.disabled_at.is_(None))
@@ -185,9 +196,15 @@ def describe(portal: Portal, db: Session | None = None) -> dict[str, object]:
     extra: dict[str, object] = {}
     if db is not None:
         notice = consent.current_notice(db, portal.id)
-        extra = {"notice_version": notice.version if notice else None,
-                 "purposes": notice.purposes if notice else {}}
-    return {"client_id": portal.client_id, **portal.client_metadata, **extra,
-            "sector_identifier": portal.sector_identifier,
-            "created_at": portal.created_at.isoformat() if portal.created_at else None,
-            "disabled": portal.disabled_at is not None}
+        extra = {
+            "notice_version": notice.version if notice else None,
+            "purposes": notice.purposes if notice else {},
+        }
+    return {
+        "client_id": portal.client_id,
+        **portal.client_metadata,
+        **extra,
+        "sector_identifier": portal.sector_identifier,
+        "created_at": portal.created_at.isoformat() if portal.created_at else None,
+        "disabled": portal.disabled_at is not None,
+    }

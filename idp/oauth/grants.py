@@ -73,16 +73,20 @@ def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
     that the portal's current notice declares. The release is logged (names only).
     """
     db = get_db()
-    requested = requested_claims(set((scope or "").split()), principal.claims_request or {},
-                                 target)
+    requested = requested_claims(set((scope or "").split()), principal.claims_request or {}, target)
     notice = consent.current_notice(db, principal.portal.id)
     declared = set(notice.purposes) if notice else set()
     allowed = claims_of_items(consent.granted_items(db, principal.grant_id) & declared)
     values = citizens.profile_claims(principal.citizen)
     claims = {k: v for k, v in values.items() if k in requested and k in allowed}
-    consent.log_release(db, citizen_id=principal.citizen.id, portal_id=principal.portal.id,
-                        grant_id=principal.grant_id, channel=target,
-                        claims=["sub", *claims])
+    consent.log_release(
+        db,
+        citizen_id=principal.citizen.id,
+        portal_id=principal.portal.id,
+        grant_id=principal.grant_id,
+        channel=target,
+        claims=["sub", *claims],
+    )
     return UserInfo(sub=subject_for(principal.citizen.id, principal.portal), **claims)
 
 
@@ -224,12 +228,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         store.put(f"code:{key}", record, settings.code_ttl)
         # Remembered past the code's life so that a replay can be recognised (RFC 6749
         # §4.1.2: revoke the tokens previously issued from this code).
-        store.put(f"code-chain:{key}", {"chain_id": principal.chain_id,
-                                        "client_id": record["client_id"]}, REPLAY_MARKER_TTL)
+        store.put(
+            f"code-chain:{key}",
+            {"chain_id": principal.chain_id, "client_id": record["client_id"]},
+            REPLAY_MARKER_TTL,
+        )
         if nonce:
             store.put(f"nonce:{record['client_id']}:{digest(nonce)}", {}, settings.id_token_ttl)
-        events.emit("authorization_code.issued", portal_id=principal.portal.id,
-                    grant_id=principal.grant_id)
+        events.emit(
+            "authorization_code.issued", portal_id=principal.portal.id, grant_id=principal.grant_id
+        )
 
     def query_authorization_code(self, code: str, client: Portal) -> AuthorizationCode | None:
         if not isinstance(code, str) or not 0 < len(code) <= 256:

@@ -44,9 +44,23 @@ _FINAL = {CONSENTED, DENIED}
 
 # Parameters worth keeping to replay the authorization request (OIDC Core §3.1.2.1).
 KEPT_PARAMS = (
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-    "code_challenge", "code_challenge_method", "prompt", "max_age", "ui_locales",
-    "claims_locales", "id_token_hint", "login_hint", "acr_values", "display", "response_mode",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "ui_locales",
+    "claims_locales",
+    "id_token_hint",
+    "login_hint",
+    "acr_values",
+    "display",
+    "response_mode",
     "claims",
 )
 
@@ -79,12 +93,26 @@ def _key(iid: str) -> str:
     return f"interaction:{iid}"
 
 
-def start(store: Store, *, params: dict[str, str], binding: str, state: str,
-          checks: list[str], citizen_id: str | None, ttl: int) -> Interaction:
+def start(
+    store: Store,
+    *,
+    params: dict[str, str],
+    binding: str,
+    state: str,
+    checks: list[str],
+    citizen_id: str | None,
+    ttl: int,
+) -> Interaction:
     """Park an authorization request and return its interaction."""
     kept = {k: params[k] for k in KEPT_PARAMS if isinstance(params.get(k), str)}
-    inter = Interaction(id=secrets.token_urlsafe(24), binding=binding, params=kept,
-                        state=state, checks=list(checks), citizen_id=citizen_id)
+    inter = Interaction(
+        id=secrets.token_urlsafe(24),
+        binding=binding,
+        params=kept,
+        state=state,
+        checks=list(checks),
+        citizen_id=citizen_id,
+    )
     store.put(_key(inter.id), asdict(inter), ttl)
     return inter
 

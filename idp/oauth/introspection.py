@@ -54,8 +54,14 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         kind = getattr(token, "_kind", "access_token")
         exp = token.access_expires_at if kind == "access_token" else token.refresh_expires_at
         # The pairwise subject is personal data too: the release is logged.
-        consent.log_release(get_db(), citizen_id=token.citizen_id, portal_id=portal.id,
-                            grant_id=token.grant_id, channel="introspection", claims=["sub"])
+        consent.log_release(
+            get_db(),
+            citizen_id=token.citizen_id,
+            portal_id=portal.id,
+            grant_id=token.grant_id,
+            channel="introspection",
+            claims=["sub"],
+        )
         return {
             "active": True,
             "scope": token.scope,

@@ -33,9 +33,15 @@ class ConsentNeeds:
         return not self.prompt.checks
 
 
-def consent_needs(db: Session, *, citizen_id: str, portal: Portal, params: dict[str, str],
-                  consent_done: bool,
-                  claims_request: dict[str, dict[str, bool]] | None = None) -> ConsentNeeds:
+def consent_needs(
+    db: Session,
+    *,
+    citizen_id: str,
+    portal: Portal,
+    params: dict[str, str],
+    consent_done: bool,
+    claims_request: dict[str, dict[str, bool]] | None = None,
+) -> ConsentNeeds:
     """Evaluate the named consent checks for a (parked or live) authorization request.
 
     Raises ClaimsRequestError when the ``claims`` parameter is malformed.
@@ -46,8 +52,11 @@ def consent_needs(db: Session, *, citizen_id: str, portal: Portal, params: dict[
     prompts = set((params.get("prompt") or "").split())
     state = consent.consent_state(db, citizen_id=citizen_id, portal_id=portal.id)
     # OIDC Core §11: offline_access only with prompt=consent (or consent given before).
-    if "offline_access" in scopes and "consent" not in prompts and (
-            "offline_access" not in state.scopes):
+    if (
+        "offline_access" in scopes
+        and "consent" not in prompts
+        and ("offline_access" not in state.scopes)
+    ):
         scopes.discard("offline_access")
     notice = consent.current_notice(db, portal.id)
     if consent_done:
@@ -56,7 +65,18 @@ def consent_needs(db: Session, *, citizen_id: str, portal: Portal, params: dict[
         prompt = consent.Prompt((), (), ())
     else:
         prompt = consent.evaluate(
-            db, state, notice, items=requested_items(scopes, claims_request), scopes=scopes,
-            prompt_consent="consent" in prompts)
-    return ConsentNeeds(prompt, state, notice, claims_request, frozenset(scopes),
-                        frozenset(essential_items(claims_request)))
+            db,
+            state,
+            notice,
+            items=requested_items(scopes, claims_request),
+            scopes=scopes,
+            prompt_consent="consent" in prompts,
+        )
+    return ConsentNeeds(
+        prompt,
+        state,
+        notice,
+        claims_request,
+        frozenset(scopes),
+        frozenset(essential_items(claims_request)),
+    )

@@ -29,9 +29,9 @@ class RevocationEndpoint(_RevocationEndpoint):
         db = get_db()
         if token_type_hint == "refresh_token":
             return tokens.by_refresh_token(db, token_string) or tokens.by_access_token(
-                db, token_string)
-        return tokens.by_access_token(db, token_string) or tokens.by_refresh_token(
-            db, token_string)
+                db, token_string
+            )
+        return tokens.by_access_token(db, token_string) or tokens.by_refresh_token(db, token_string)
 
     def revoke_token(self, token: Token, request: Any) -> None:
         db = get_db()

@@ -46,8 +46,10 @@ class Server(AuthorizationServer):
         client = _query_client(request.payload.client_id)
         uri = request.payload.redirect_uri
         raise UnsupportedResponseTypeError(
-            "unsupported", "The response type is not supported.",
-            redirect_uri=uri if client and uri and client.check_redirect_uri(uri) else None)
+            "unsupported",
+            "The response type is not supported.",
+            redirect_uri=uri if client and uri and client.check_redirect_uri(uri) else None,
+        )
 
 
 class Issuer(IssuerParameter):
@@ -99,11 +101,19 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
 class TokenGenerator(BearerTokenGenerator):
     """Opaque bearer tokens; a refresh token only under ``offline_access`` (OIDC Core §11)."""
 
-    def __call__(self, grant_type: str, client: Portal, user: Any = None, scope: str | None = None,
-                 expires_in: int | None = None, include_refresh_token: bool = True) -> dict:
+    def __call__(
+        self,
+        grant_type: str,
+        client: Portal,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict:
         offline = "offline_access" in (scope or "").split()
-        return super().__call__(grant_type, client, user, scope, expires_in,
-                                include_refresh_token and offline)
+        return super().__call__(
+            grant_type, client, user, scope, expires_in, include_refresh_token and offline
+        )
 
 
 def build_server(app: Flask) -> AuthorizationServer:
@@ -118,8 +128,9 @@ def build_server(app: Flask) -> AuthorizationServer:
             expires_generator=lambda client, grant_type: settings.access_token_ttl,
         ),
     )
-    server.register_grant(AuthorizationCodeGrant, [OpenIDCode(require_nonce=False),
-                                                   S256CodeChallenge(required=True)])
+    server.register_grant(
+        AuthorizationCodeGrant, [OpenIDCode(require_nonce=False), S256CodeChallenge(required=True)]
+    )
     server.register_grant(RefreshTokenGrant)
     server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_extension(Issuer())

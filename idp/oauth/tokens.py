@@ -51,8 +51,13 @@ def save_token(
     )
     db.add(row)
     db.flush()
-    events.emit("token.issued", token_id=row.id, portal_id=portal_id, grant_id=grant_id,
-                refresh=bool(refresh))
+    events.emit(
+        "token.issued",
+        token_id=row.id,
+        portal_id=portal_id,
+        grant_id=grant_id,
+        refresh=bool(refresh),
+    )
     return row
 
 

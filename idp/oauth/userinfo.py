@@ -32,9 +32,11 @@ class BodyTokenProtector(ResourceProtector):
         try:
             return super().parse_request_authorization(request_)
         except MissingAuthorizationError:
-            if (request.method == "POST"
-                    and request.mimetype == "application/x-www-form-urlencoded"
-                    and request.form.get("access_token")):
+            if (
+                request.method == "POST"
+                and request.mimetype == "application/x-www-form-urlencoded"
+                and request.form.get("access_token")
+            ):
                 return self.get_token_validator("bearer"), request.form["access_token"]
             raise NoBearerToken() from None
         except UnsupportedTokenTypeError:
@@ -68,8 +70,12 @@ class UserInfoEndpoint(oidc.UserInfoEndpoint):
     def generate_user_info(self, user: Any, scope: str) -> oidc.UserInfo:
         token = request_token()
         principal = Principal(
-            citizen=user, portal=token._portal, auth_time=token.auth_time or 0,
-            amr=list(token.amr or []), acr=token.acr or "", grant_id=token.grant_id,
+            citizen=user,
+            portal=token._portal,
+            auth_time=token.auth_time or 0,
+            amr=list(token.amr or []),
+            acr=token.acr or "",
+            grant_id=token.grant_id,
             claims_request=token.claims_request or {},
         )
         return user_claims(principal, scope, "userinfo")

@@ -17,8 +17,11 @@ def live_token(value: Any, *, kind: str = "access_token") -> Token | None:
     A token dies with its consent grant, its portal and its citizen, at the next request.
     """
     db = get_db()
-    row = (tokens.by_refresh_token(db, value) if kind == "refresh_token"
-           else tokens.by_access_token(db, value))
+    row = (
+        tokens.by_refresh_token(db, value)
+        if kind == "refresh_token"
+        else tokens.by_access_token(db, value)
+    )
     if row is None or row.revoked_at is not None:
         return None
     if kind == "access_token" and row.is_expired():

@@ -112,15 +112,20 @@ def _error_response(error: OAuth2Error, params: dict[str, str]) -> Any:
         if state:
             query.append(("state", state))
         query.append(("iss", runtime.settings().issuer))
-        events.emit("authorization.failed", error=error.error,
-                    client_id=str(params.get("client_id", ""))[:64])
+        events.emit(
+            "authorization.failed",
+            error=error.error,
+            client_id=str(params.get("client_id", ""))[:64],
+        )
         resp = redirect(add_params_to_uri(redirect_uri, query), code=302)
         resp.headers["Cache-Control"] = "no-store"
         return resp
     # RFC 6749 §4.1.2.1: never redirect to an unverified redirect_uri.
     events.emit("authorization.refused", error=error.error)
-    message = _l("The service portal sent an invalid sign-in request, so we cannot continue. "
-                 "Please go back to the portal and try again.")
+    message = _l(
+        "The service portal sent an invalid sign-in request, so we cannot continue. "
+        "Please go back to the portal and try again."
+    )
     return error_page(message, 400, detail=f"{error.error}: {error.description or ''}")
 
 
@@ -186,8 +191,9 @@ def _verify_id_token_hint(hint: str, portal: Portal) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
-def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
-            inter: flow.Interaction | None) -> Any:
+def _decide(
+    grant: Any, params: dict[str, str], sso: Any, citizen: Any, inter: flow.Interaction | None
+) -> Any:
     """Apply the interaction policy: answer now, prompt, or refuse (prompt=none)."""
     store = runtime.store()
     db = get_db()
@@ -220,43 +226,67 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
             if hint:
                 hinted = _verify_id_token_hint(hint, portal)
                 if hinted is None:
-                    raise InvalidRequestError("Invalid 'id_token_hint'.",
-                                              redirect_uri=redirect_uri)
+                    raise InvalidRequestError("Invalid 'id_token_hint'.", redirect_uri=redirect_uri)
                 if hinted != subject_for(citizen.id, portal):
                     login_checks.append("id_token_hint_mismatch")
         if login_checks:
             if "none" in prompts:
                 raise LoginRequiredError(redirect_uri=redirect_uri)
-            return _park(params, flow.LOGIN_PENDING, login_checks, None, inter,
-                         "citizens.signin")
+            return _park(params, flow.LOGIN_PENDING, login_checks, None, inter, "citizens.signin")
 
-        needs = consent_needs(db, citizen_id=citizen.id, portal=portal, params=params,
-                              consent_done=bool(inter and inter.consent_done),
-                              claims_request=claims_request)
+        needs = consent_needs(
+            db,
+            citizen_id=citizen.id,
+            portal=portal,
+            params=params,
+            consent_done=bool(inter and inter.consent_done),
+            claims_request=claims_request,
+        )
         if not needs.satisfied:
             if "none" in prompts:
                 raise ConsentRequiredError(redirect_uri=redirect_uri)
-            return _park(params, flow.CONSENT_PENDING, list(needs.prompt.checks), citizen.id,
-                         inter, "consent.consent_page")
+            return _park(
+                params,
+                flow.CONSENT_PENDING,
+                list(needs.prompt.checks),
+                citizen.id,
+                inter,
+                "consent.consent_page",
+            )
         if inter is not None:
             if flow.take(store, inter) is None:
                 raise InteractionExpired(detail="interaction taken twice")
         grant_row = needs.state.grant
         if grant_row is None:
-            grant_row = consent.ensure_grant(db, citizen_id=citizen.id, portal_id=portal.id,
-                                             notice=needs.notice)
+            grant_row = consent.ensure_grant(
+                db, citizen_id=citizen.id, portal_id=portal.id, notice=needs.notice
+            )
             # Every grant has its receipt: one made without a page (``openid`` alone) too.
             receipts.issue_receipt(
-                db, issuer=runtime.settings().issuer, grant=grant_row, notice=needs.notice,
-                client_id=portal.client_id, portal_name=portal.name,
-                subject=subject_for(citizen.id, portal), action="granted", decisions={})
+                db,
+                issuer=runtime.settings().issuer,
+                grant=grant_row,
+                notice=needs.notice,
+                client_id=portal.client_id,
+                portal_name=portal.name,
+                subject=subject_for(citizen.id, portal),
+                action="granted",
+                decisions={},
+            )
         plain = set(consent.PLAIN_SCOPES)
         scopes = {s for s in needs.scopes if s not in plain} | (
-            needs.scopes & (grant_row.scopes | {"openid"}))
+            needs.scopes & (grant_row.scopes | {"openid"})
+        )
         principal = Principal(
-            citizen=citizen, portal=portal, auth_time=sso.auth_time, amr=list(sso.amr),
-            acr=sso.acr or ACR_PASSWORD, grant_id=grant_row.id, sid=sso.sid,
-            scopes=frozenset(scopes), claims_request=needs.claims_request,
+            citizen=citizen,
+            portal=portal,
+            auth_time=sso.auth_time,
+            amr=list(sso.amr),
+            acr=sso.acr or ACR_PASSWORD,
+            grant_id=grant_row.id,
+            sid=sso.sid,
+            scopes=frozenset(scopes),
+            claims_request=needs.claims_request,
         )
         db.commit()
     except OAuth2Error as error:
@@ -264,7 +294,8 @@ def _decide(grant: Any, params: dict[str, str], sso: Any, citizen: Any,
             flow.take(store, inter)
         return _error_response(error, params)
     response = server().create_authorization_response(
-        request=grant.request, grant=grant, grant_user=principal)
+        request=grant.request, grant=grant, grant_user=principal
+    )
     events.emit("authorization.granted", portal_id=portal.id, grant_id=principal.grant_id)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -278,19 +309,37 @@ def _max_age(value: str | None, redirect_uri: str) -> int | None:
     return int(value)
 
 
-def _park(params: dict[str, str], state: str, checks: list[str], citizen_id: str | None,
-          inter: flow.Interaction | None, endpoint: str) -> Any:
+def _park(
+    params: dict[str, str],
+    state: str,
+    checks: list[str],
+    citizen_id: str | None,
+    inter: flow.Interaction | None,
+    endpoint: str,
+) -> Any:
     """Park (or move) the interaction and send the browser to the page it needs."""
     settings = runtime.settings()
     store = runtime.store()
     if inter is None:
-        inter = flow.start(store, params=params, binding=browser_binding(create=True),
-                           state=state, checks=checks, citizen_id=citizen_id,
-                           ttl=settings.interaction_ttl)
+        inter = flow.start(
+            store,
+            params=params,
+            binding=browser_binding(create=True),
+            state=state,
+            checks=checks,
+            citizen_id=citizen_id,
+            ttl=settings.interaction_ttl,
+        )
     else:
         try:
-            flow.advance(store, inter, state, settings.interaction_ttl, checks=checks,
-                         citizen_id=citizen_id or inter.citizen_id)
+            flow.advance(
+                store,
+                inter,
+                state,
+                settings.interaction_ttl,
+                checks=checks,
+                citizen_id=citizen_id or inter.citizen_id,
+            )
         except flow.TransitionError:
             raise InteractionExpired(detail="bad interaction transition") from None
     events.emit("interaction.prompt", state=state, checks=",".join(checks))

@@ -25,19 +25,47 @@ from tests.support.useragent import checked_claims, pkce_pair
 # -- hypothesis ---------------------------------------------------------------------
 
 # IDP_FUZZ_EXAMPLES=500 for a long local hunt; the default keeps the suite quick.
-FUZZ = settings(max_examples=int(os.environ.get("IDP_FUZZ_EXAMPLES", "30")), deadline=None,
-                database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                       HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("IDP_FUZZ_EXAMPLES", "30")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 #: Values that break naive code: NUL, control and bidi characters, huge strings,
 #: things that look like numbers, URLs, markup, SQL, percent-escapes of non-UTF-8.
 NASTY = [
-    "", " ", "\x00", "a\x00b", "\r\n", "\t", "\u202e", "\ufeff", "\ud7ff", "😀" * 3,
-    "x" * 10_000, "9" * 40, "-1", "0", "1e308", "NaN", "null", "true", "[]", "{}",
-    "%00", "%ff%fe", "%", "../../etc/passwd", "<script>alert(1)</script>",
-    "' OR 1=1 --", "https://evil.example/cb", "javascript:alert(1)", "openid " * 300,
-    "Nguyễn", "Nguye\u0302\u0303n",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\r\n",
+    "\t",
+    "\u202e",
+    "\ufeff",
+    "\ud7ff",
+    "😀" * 3,
+    "x" * 10_000,
+    "9" * 40,
+    "-1",
+    "0",
+    "1e308",
+    "NaN",
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "%00",
+    "%ff%fe",
+    "%",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "https://evil.example/cb",
+    "javascript:alert(1)",
+    "openid " * 300,
+    "Nguyễn",
+    "Nguye\u0302\u0303n",
 ]
 
 nasty_text = st.one_of(
@@ -48,22 +76,38 @@ nasty_text = st.one_of(
 #: A form or query value: usually one string, sometimes a repeated key (a list).
 form_value = st.one_of(nasty_text, st.lists(nasty_text, min_size=2, max_size=3))
 #: Header-safe text (latin-1, no CR/LF).
-header_text = st.text(alphabet=st.characters(max_codepoint=255, exclude_characters="\r\n"),
-                      max_size=300)
+header_text = st.text(
+    alphabet=st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=300
+)
 
 # -- checks ------------------------------------------------------------------------
 
 STANDARD_ERRORS = {
     # RFC 6749
-    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
-    "unsupported_grant_type", "invalid_scope", "access_denied", "unsupported_response_type",
-    "server_error", "temporarily_unavailable",
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+    "unsupported_response_type",
+    "server_error",
+    "temporarily_unavailable",
     # RFC 6750, RFC 7009
-    "invalid_token", "insufficient_scope", "unsupported_token_type",
+    "invalid_token",
+    "insufficient_scope",
+    "unsupported_token_type",
     # OIDC Core §3.1.2.6
-    "interaction_required", "login_required", "account_selection_required",
-    "consent_required", "invalid_request_uri", "invalid_request_object",
-    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
 }
 
 _LEAKS = re.compile(
@@ -123,8 +167,9 @@ def check_error_page(resp: Any, *statuses: int) -> str:
 def location_params(resp: Any) -> tuple[str, dict[str, list[str]]]:
     loc = resp.headers["Location"]
     parts = urlsplit(loc)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path, \
-        parse_qs(parts.query, keep_blank_values=True)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path, parse_qs(
+        parts.query, keep_blank_values=True
+    )
 
 
 TABLES = ("citizens", "consent_grants", "tokens", "portals", "password_links")
@@ -132,8 +177,10 @@ TABLES = ("citizens", "consent_grants", "tokens", "portals", "password_links")
 
 def row_counts(db: Any) -> dict[str, int]:
     """Row counts of the tables a refused request must not touch."""
-    return {t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
-            for t in TABLES}
+    return {
+        t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
+        for t in TABLES
+    }
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -212,8 +259,10 @@ def citizen(db: Any, settings: Any) -> CitizenInfo:
 def sign_in(client: Any, citizen: CitizenInfo) -> None:
     """Sign the test client's browser in."""
     token = csrf_token(client, "/signin")
-    resp = client.post("/signin", data={"csrf_token": token, "identifier": citizen.identifier,
-                                        "password": citizen.password})
+    resp = client.post(
+        "/signin",
+        data={"csrf_token": token, "identifier": citizen.identifier, "password": citizen.password},
+    )
     assert resp.status_code == 303, resp.status_code
 
 
@@ -228,24 +277,30 @@ def auth_params(portal: PortalInfo, **over: Any) -> dict[str, Any]:
     """A valid authorization request for ``portal`` (plus overrides; None drops)."""
     _verifier, challenge = pkce_pair()
     params: dict[str, Any] = {
-        "response_type": "code", "client_id": portal.client_id,
-        "redirect_uri": portal.redirect_uri, "scope": "openid profile", "state": "st-1",
-        "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
+        "response_type": "code",
+        "client_id": portal.client_id,
+        "redirect_uri": portal.redirect_uri,
+        "scope": "openid profile",
+        "state": "st-1",
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
     params.update(over)
     return {k: v for k, v in params.items() if v is not None}
 
 
-def run_authorization(client: Any, portal: PortalInfo, citizen: CitizenInfo,
-                      **over: Any) -> tuple[dict[str, list[str]], str]:
+def run_authorization(
+    client: Any, portal: PortalInfo, citizen: CitizenInfo, **over: Any
+) -> tuple[dict[str, list[str]], str]:
     """Drive the whole browser part with the test client; return (redirect query, verifier).
 
     Signs in and consents when asked. The final redirect must go to the portal.
     """
     verifier, challenge = pkce_pair()
-    resp = client.get("/authorize", query_string=auth_params(portal, code_challenge=challenge,
-                                                             **over))
+    resp = client.get(
+        "/authorize", query_string=auth_params(portal, code_challenge=challenge, **over)
+    )
     for _ in range(10):
         if resp.status_code in (302, 303):
             loc = resp.headers["Location"]
@@ -256,32 +311,50 @@ def run_authorization(client: Any, portal: PortalInfo, citizen: CitizenInfo,
         path = resp.request.path
         if path == "/signin":
             inter = _INTERACTION.search(body_of(resp))
-            resp = client.post("/signin", data={
-                "csrf_token": csrf_from(resp), "identifier": citizen.identifier,
-                "password": citizen.password, "interaction": inter.group(1) if inter else ""})
+            resp = client.post(
+                "/signin",
+                data={
+                    "csrf_token": csrf_from(resp),
+                    "identifier": citizen.identifier,
+                    "password": citizen.password,
+                    "interaction": inter.group(1) if inter else "",
+                },
+            )
             continue
         if path == "/consent":
             inter = _INTERACTION.search(body_of(resp))
             assert inter
-            resp = client.post("/consent", data={"csrf_token": csrf_from(resp),
-                                                 "interaction": inter.group(1),
-                                                 "decision": "approve",
-                                                 "claim": checked_claims(body_of(resp))})
+            resp = client.post(
+                "/consent",
+                data={
+                    "csrf_token": csrf_from(resp),
+                    "interaction": inter.group(1),
+                    "decision": "approve",
+                    "claim": checked_claims(body_of(resp)),
+                },
+            )
             continue
         raise AssertionError(f"stuck on {path}: {resp.status_code}")
     raise AssertionError("too many steps")
 
 
-def obtain_tokens(client: Any, portal: PortalInfo, citizen: CitizenInfo,
-                  scope: str = "openid profile") -> dict[str, Any]:
+def obtain_tokens(
+    client: Any, portal: PortalInfo, citizen: CitizenInfo, scope: str = "openid profile"
+) -> dict[str, Any]:
     """Return a token response for ``portal`` (refresh token with offline_access)."""
     over: dict[str, Any] = {"scope": scope}
     if "offline_access" in scope:
         over["prompt"] = "consent"
     query, verifier = run_authorization(client, portal, citizen, **over)
-    resp = client.post("/token", data={
-        "grant_type": "authorization_code", "code": query["code"][0],
-        "redirect_uri": portal.redirect_uri, "code_verifier": verifier,
-    }, auth=(portal.client_id, portal.secret))
+    resp = client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": portal.redirect_uri,
+            "code_verifier": verifier,
+        },
+        auth=(portal.client_id, portal.secret),
+    )
     assert resp.status_code == 200, body_of(resp)
     return resp.get_json()

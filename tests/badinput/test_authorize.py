@@ -28,10 +28,30 @@ from tests.badinput.conftest import (
 
 ISSUER = "http://127.0.0.1:5000"
 
-AUTH_KEYS = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-             "code_challenge", "code_challenge_method", "prompt", "max_age", "ui_locales",
-             "id_token_hint", "login_hint", "request", "request_uri", "acr_values", "display",
-             "response_mode", "claims", "registration", "lang", "unknown_param"]
+AUTH_KEYS = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "ui_locales",
+    "id_token_hint",
+    "login_hint",
+    "request",
+    "request_uri",
+    "acr_values",
+    "display",
+    "response_mode",
+    "claims",
+    "registration",
+    "lang",
+    "unknown_param",
+]
 
 UNREGISTERED = [
     "https://evil.example/callback",
@@ -60,8 +80,9 @@ def _send(client: Any, method: str, params: dict[str, Any]) -> Any:
 CLAIM_SCOPES = {"profile", "email", "phone", "address", "cccd", "offline_access"}
 
 
-def check_authorize_answer(resp: Any, params: dict[str, Any], portal: Any,
-                           signed_in: bool = False) -> None:
+def check_authorize_answer(
+    resp: Any, params: dict[str, Any], portal: Any, signed_in: bool = False
+) -> None:
     """The invariant of every /authorize answer, whatever the input."""
     check_clean(resp)
     if resp.status_code not in (301, 302, 303, 307, 308):
@@ -97,13 +118,18 @@ def check_authorize_answer(resp: Any, params: dict[str, Any], portal: Any,
 
 
 client_ids = st.one_of(st.just("@portal"), st.just("@portal"), form_value, st.just(None))
-redirect_uris = st.one_of(st.just("@portal"), st.just("@portal"), st.sampled_from(UNREGISTERED),
-                          form_value, st.just(None))
+redirect_uris = st.one_of(
+    st.just("@portal"), st.just("@portal"), st.sampled_from(UNREGISTERED), form_value, st.just(None)
+)
 
 
 @FUZZ
-@given(extra=st.dictionaries(st.sampled_from(AUTH_KEYS), form_value, max_size=8),
-       cid=client_ids, ruri=redirect_uris, method=st.sampled_from(["GET", "POST"]))
+@given(
+    extra=st.dictionaries(st.sampled_from(AUTH_KEYS), form_value, max_size=8),
+    cid=client_ids,
+    ruri=redirect_uris,
+    method=st.sampled_from(["GET", "POST"]),
+)
 def test_authorize_fuzz_anonymous(client, db, portal, extra, cid, ruri, method):
     before = row_counts(db)
     params = auth_params(portal)
@@ -121,11 +147,30 @@ def test_authorize_fuzz_anonymous(client, db, portal, extra, cid, ruri, method):
 
 
 @FUZZ
-@given(extra=st.dictionaries(
-    st.sampled_from(["prompt", "max_age", "id_token_hint", "scope", "nonce", "state",
-                     "code_challenge", "code_challenge_method", "ui_locales", "acr_values",
-                     "login_hint", "claims", "request", "request_uri"]),
-    form_value, max_size=4))
+@given(
+    extra=st.dictionaries(
+        st.sampled_from(
+            [
+                "prompt",
+                "max_age",
+                "id_token_hint",
+                "scope",
+                "nonce",
+                "state",
+                "code_challenge",
+                "code_challenge_method",
+                "ui_locales",
+                "acr_values",
+                "login_hint",
+                "claims",
+                "request",
+                "request_uri",
+            ]
+        ),
+        form_value,
+        max_size=4,
+    )
+)
 def test_authorize_fuzz_signed_in(client, db, portal, signed_in, extra):
     """A signed-in browser reaches the consent, prompt and hint logic with garbage."""
     before = row_counts(db)
@@ -149,8 +194,9 @@ def test_unregistered_redirect_uri_never_redirects(client, db, portal, redirect_
     assert row_counts(db) == before
 
 
-@pytest.mark.parametrize("client_id", ["", "unknown-client", "x" * 65, "x" * 10_000, "\x00",
-                                       "' OR 1=1 --", ["a", "b"]])
+@pytest.mark.parametrize(
+    "client_id", ["", "unknown-client", "x" * 65, "x" * 10_000, "\x00", "' OR 1=1 --", ["a", "b"]]
+)
 def test_unknown_client_never_redirects(client, portal, client_id):
     resp = client.get("/authorize", query_string=auth_params(portal, client_id=client_id))
     check_error_page(resp, 400)
@@ -159,8 +205,9 @@ def test_unknown_client_never_redirects(client, portal, client_id):
 def test_missing_client_and_redirect(client, portal):
     check_error_page(client.get("/authorize"), 400)
     check_error_page(client.post("/authorize", data={}), 400)
-    check_error_page(client.get("/authorize",
-                                query_string=auth_params(portal, redirect_uri=None)), 400)
+    check_error_page(
+        client.get("/authorize", query_string=auth_params(portal, redirect_uri=None)), 400
+    )
 
 
 def test_disabled_portal_is_unknown(client, db, portal):
@@ -174,22 +221,25 @@ def test_disabled_portal_is_unknown(client, db, portal):
     check_error_page(client.get("/authorize", query_string=auth_params(portal)), 400)
 
 
-@pytest.mark.parametrize(("over", "error"), [
-    ({"response_type": "token"}, "unsupported_response_type"),
-    ({"response_type": "code id_token"}, "unsupported_response_type"),
-    ({"response_type": None}, "unsupported_response_type"),
-    ({"code_challenge": None}, "invalid_request"),
-    ({"code_challenge_method": "plain"}, "invalid_request"),
-    ({"code_challenge_method": None}, "invalid_request"),
-    ({"code_challenge": "short"}, "invalid_request"),
-    ({"code_challenge": "x" * 200}, "invalid_request"),
-    ({"max_age": "abc"}, "invalid_request"),
-    ({"max_age": "-5"}, "invalid_request"),
-    ({"max_age": "9" * 40}, "invalid_request"),
-    ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
-    ({"request_uri": "https://evil.example/req"}, "request_uri_not_supported"),
-    ({"prompt": "none"}, "login_required"),
-])
+@pytest.mark.parametrize(
+    ("over", "error"),
+    [
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": "code id_token"}, "unsupported_response_type"),
+        ({"response_type": None}, "unsupported_response_type"),
+        ({"code_challenge": None}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge_method": None}, "invalid_request"),
+        ({"code_challenge": "short"}, "invalid_request"),
+        ({"code_challenge": "x" * 200}, "invalid_request"),
+        ({"max_age": "abc"}, "invalid_request"),
+        ({"max_age": "-5"}, "invalid_request"),
+        ({"max_age": "9" * 40}, "invalid_request"),
+        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"request_uri": "https://evil.example/req"}, "request_uri_not_supported"),
+        ({"prompt": "none"}, "login_required"),
+    ],
+)
 def test_bad_params_redirect_to_registered_uri(client, db, portal, over, error):
     before = row_counts(db)
     params = auth_params(portal, **over)
@@ -216,13 +266,13 @@ def test_unquotable_response_type_or_redirect_uri(client, db, portal, value):
     assert target == portal.redirect_uri
     assert query["error"] == ["unsupported_response_type"]
     assert query["state"] == ["st-1"]
-    resp = client.get("/authorize", query_string=auth_params(
-        portal, redirect_uri=portal.redirect_uri + value))
+    resp = client.get(
+        "/authorize", query_string=auth_params(portal, redirect_uri=portal.redirect_uri + value)
+    )
     check_error_page(resp, 400)
 
 
-@pytest.mark.parametrize("key", ["response_type", "client_id", "redirect_uri", "scope",
-                                 "state"])
+@pytest.mark.parametrize("key", ["response_type", "client_id", "redirect_uri", "scope", "state"])
 def test_repeated_params_are_refused(client, db, portal, key):
     """RFC 6749 §3.1: parameters MUST NOT be repeated; a page or an error redirect."""
     before = row_counts(db)
@@ -248,13 +298,16 @@ def test_state_is_echoed_exactly(client, portal, state):
     assert query["error"] == ["login_required"]
 
 
-@pytest.mark.parametrize(("over", "error"), [
-    ({"id_token_hint": "not-a-jwt"}, "invalid_request"),
-    ({"id_token_hint": "x" * 10_000}, "invalid_request"),
-    ({"id_token_hint": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}, "invalid_request"),
-    ({"max_age": "1.5"}, "invalid_request"),
-    ({"prompt": "none"}, "consent_required"),
-])
+@pytest.mark.parametrize(
+    ("over", "error"),
+    [
+        ({"id_token_hint": "not-a-jwt"}, "invalid_request"),
+        ({"id_token_hint": "x" * 10_000}, "invalid_request"),
+        ({"id_token_hint": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}, "invalid_request"),
+        ({"max_age": "1.5"}, "invalid_request"),
+        ({"prompt": "none"}, "consent_required"),
+    ],
+)
 def test_bad_params_signed_in(client, db, portal, signed_in, over, error):
     before = row_counts(db)
     resp = client.get("/authorize", query_string=auth_params(portal, **over))
@@ -275,8 +328,11 @@ def test_non_utf8_query_and_body(client, portal):
         if resp.status_code in (302, 303):
             target, _query = location_params(resp)
             assert target in (portal.redirect_uri, "/signin")
-        resp = client.post("/authorize", data=f"{base}&{raw}".encode(),
-                           content_type="application/x-www-form-urlencoded")
+        resp = client.post(
+            "/authorize",
+            data=f"{base}&{raw}".encode(),
+            content_type="application/x-www-form-urlencoded",
+        )
         check_clean(resp)
         assert resp.status_code in (302, 303, 400)
 
@@ -287,11 +343,15 @@ def test_oversized_and_odd_bodies(client, portal):
     assert big.status_code == 413
     resp = client.post("/authorize", json=auth_params(portal))
     check_error_page(resp, 400)
-    resp = client.post("/authorize", data=b"\xff\xfe\x00garbage",
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/authorize", data=b"\xff\xfe\x00garbage", content_type="application/x-www-form-urlencoded"
+    )
     check_error_page(resp, 400)
-    resp = client.post("/authorize", data={"f": (b"x", "a.txt"), **auth_params(portal)},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/authorize",
+        data={"f": (b"x", "a.txt"), **auth_params(portal)},
+        content_type="multipart/form-data",
+    )
     check_clean(resp)
     resp = client.open("/authorize", method="PUT", data=auth_params(portal))
     check_clean(resp)

@@ -33,8 +33,19 @@ from tests.badinput.conftest import (
 )
 from tests.support.factories import profile_data
 
-PROFILE_FIELDS = ("family_name", "middle_name", "given_name", "birthdate", "gender", "cccd",
-                  "email", "phone", "province", "commune", "street")
+PROFILE_FIELDS = (
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birthdate",
+    "gender",
+    "cccd",
+    "email",
+    "phone",
+    "province",
+    "commune",
+    "street",
+)
 NEW_PASSWORD = "một mật khẩu mới rất dài 2025"
 
 
@@ -48,12 +59,14 @@ def _registration(**over: Any) -> dict[str, Any]:
 # -- CSRF on every form ------------------------------------------------------------
 
 
-FORMS = [("/signin", {"identifier": "x", "password": "y"}),
-         ("/register", {}),
-         ("/consent", {"decision": "approve", "interaction": "x" * 20}),
-         ("/account/contacts", {"email": "a@example.vn"}),
-         ("/signout", {}),
-         ("/set-password/" + "t" * 40, {"password": "p" * 20, "password_confirm": "p" * 20})]
+FORMS = [
+    ("/signin", {"identifier": "x", "password": "y"}),
+    ("/register", {}),
+    ("/consent", {"decision": "approve", "interaction": "x" * 20}),
+    ("/account/contacts", {"email": "a@example.vn"}),
+    ("/signout", {}),
+    ("/set-password/" + "t" * 40, {"password": "p" * 20, "password_confirm": "p" * 20}),
+]
 
 
 @pytest.mark.parametrize(("path", "data"), FORMS)
@@ -86,14 +99,12 @@ def test_csrf_token_of_another_browser_is_refused(app, client, db):
 
 
 @FUZZ
-@given(identifier=form_value, password=form_value,
-       interaction=st.one_of(st.none(), nasty_text))
+@given(identifier=form_value, password=form_value, interaction=st.one_of(st.none(), nasty_text))
 def test_signin_fuzz(client, db, citizen, identifier, password, interaction):
     assume(identifier != citizen.identifier)
     before = row_counts(db)
     token = csrf_token(client, "/signin")
-    data: dict[str, Any] = {"csrf_token": token, "identifier": identifier,
-                            "password": password}
+    data: dict[str, Any] = {"csrf_token": token, "identifier": identifier, "password": password}
     if interaction is not None:
         data["interaction"] = interaction
     resp = client.post("/signin", data=data)
@@ -108,22 +119,41 @@ def test_signin_fuzz(client, db, citizen, identifier, password, interaction):
 
 def test_signin_right_identifier_wrong_password_types(client, db, citizen):
     before = row_counts(db)
-    for password in ["", "\x00", citizen.password + "\x00", "x" * 10_000,
-                     ["other", citizen.password], citizen.password.upper()]:
+    for password in [
+        "",
+        "\x00",
+        citizen.password + "\x00",
+        "x" * 10_000,
+        ["other", citizen.password],
+        citizen.password.upper(),
+    ]:
         token = csrf_token(client, "/signin")
-        resp = client.post("/signin", data={"csrf_token": token,
-                                            "identifier": citizen.identifier,
-                                            "password": password})
+        resp = client.post(
+            "/signin",
+            data={"csrf_token": token, "identifier": citizen.identifier, "password": password},
+        )
         check_html(resp, 401)
     assert row_counts(db) == before
 
 
 def test_signin_same_message_for_unknown_and_wrong(client, citizen):
     token = csrf_token(client, "/signin")
-    wrong = client.post("/signin", data={"csrf_token": token, "identifier": citizen.identifier,
-                                         "password": "not the password at all"})
-    unknown = client.post("/signin", data={"csrf_token": token, "identifier": "999999999999",
-                                           "password": "not the password at all"})
+    wrong = client.post(
+        "/signin",
+        data={
+            "csrf_token": token,
+            "identifier": citizen.identifier,
+            "password": "not the password at all",
+        },
+    )
+    unknown = client.post(
+        "/signin",
+        data={
+            "csrf_token": token,
+            "identifier": "999999999999",
+            "password": "not the password at all",
+        },
+    )
     pick = re.compile(r'role="alert"[^>]*>(.*?)<', re.S)
     assert pick.search(body_of(wrong)).group(1) == pick.search(body_of(unknown)).group(1)
 
@@ -131,8 +161,10 @@ def test_signin_same_message_for_unknown_and_wrong(client, citizen):
 @FUZZ
 @given(interaction=nasty_text, login_hint=nasty_text)
 def test_signin_page_with_garbage_query(client, interaction, login_hint):
-    resp = client.get("/signin", query_string={"interaction": interaction,
-                                               "login_hint": login_hint, "lang": login_hint})
+    resp = client.get(
+        "/signin",
+        query_string={"interaction": interaction, "login_hint": login_hint, "lang": login_hint},
+    )
     if interaction:
         check_error_page(resp, 400)
     else:
@@ -145,8 +177,9 @@ def test_signin_non_utf8_body(client, db):
     body = f"csrf_token={quote(token)}&identifier=%ff%fe%00&password=%c3%28".encode()
     resp = client.post("/signin", data=body, content_type="application/x-www-form-urlencoded")
     check_html(resp, 401)
-    resp = client.post("/signin", data=b"\xff\xfe" * 100,
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/signin", data=b"\xff\xfe" * 100, content_type="application/x-www-form-urlencoded"
+    )
     check_error_page(resp, 400)  # no CSRF token in that
     resp = client.post("/signin", data={"csrf_token": token, "identifier": "x" * 70_000})
     check_html(resp, 413)
@@ -157,9 +190,16 @@ def test_signin_non_utf8_body(client, db):
 
 
 @FUZZ
-@given(bad=st.dictionaries(st.sampled_from([*PROFILE_FIELDS, "password", "password_confirm",
-                                            "interaction", "refresh"]),
-                           form_value, min_size=1, max_size=5))
+@given(
+    bad=st.dictionaries(
+        st.sampled_from(
+            [*PROFILE_FIELDS, "password", "password_confirm", "interaction", "refresh"]
+        ),
+        form_value,
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_register_fuzz(client, db, bad):
     token = csrf_token(client, "/register")
     data = _registration(csrf_token=token, **bad)
@@ -180,8 +220,21 @@ def test_register_fuzz(client, db, bad):
 
 
 @pytest.mark.parametrize("field", PROFILE_FIELDS)
-@pytest.mark.parametrize("value", ["\x00", "a\x00b", "x" * 10_000, "\u202e\u202e", "%ff",
-                                   "\ufffd" * 5, ["a", "b"], "9" * 40, " ", "\t\n"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\x00",
+        "a\x00b",
+        "x" * 10_000,
+        "\u202e\u202e",
+        "%ff",
+        "\ufffd" * 5,
+        ["a", "b"],
+        "9" * 40,
+        " ",
+        "\t\n",
+    ],
+)
 def test_register_one_bad_field(client, db, field, value):
     token = csrf_token(client, "/register")
     data = _registration(csrf_token=token)
@@ -195,8 +248,12 @@ def test_register_one_bad_field(client, db, field, value):
     check_clean(resp)
     if resp.status_code == 303:
         # Accepted: then what was stored is clean (no NUL, no 10k strings).
-        row = db.execute(text(f"SELECT {_column(field)} FROM citizens "  # noqa: S608
-                              "ORDER BY created_at DESC LIMIT 1")).scalar_one()
+        row = db.execute(
+            text(
+                f"SELECT {_column(field)} FROM citizens "  # noqa: S608
+                "ORDER BY created_at DESC LIMIT 1"
+            )
+        ).scalar_one()
         stored = str(row)
         assert "\x00" not in stored
         assert len(stored) <= 254
@@ -212,9 +269,14 @@ def _column(field: str) -> str:
 
 def test_register_password_problems(client, db):
     before = row_counts(db)
-    for pw, confirm in [("", ""), ("short", "short"), (NEW_PASSWORD, NEW_PASSWORD + "x"),
-                        ("x" * 10_000, "x" * 10_000), ("\x00" * 20, "\x00" * 20),
-                        ([NEW_PASSWORD, "b"], NEW_PASSWORD)]:
+    for pw, confirm in [
+        ("", ""),
+        ("short", "short"),
+        (NEW_PASSWORD, NEW_PASSWORD + "x"),
+        ("x" * 10_000, "x" * 10_000),
+        ("\x00" * 20, "\x00" * 20),
+        ([NEW_PASSWORD, "b"], NEW_PASSWORD),
+    ]:
         token = csrf_token(client, "/register")
         data = _registration(csrf_token=token, password=pw, password_confirm=confirm)
         resp = client.post("/register", data=data)
@@ -232,9 +294,12 @@ def test_register_password_problems(client, db):
 def test_register_duplicate_and_refresh(client, db, citizen):
     token = csrf_token(client, "/register")
     before = row_counts(db)
-    dup = _registration(csrf_token=token, cccd=citizen.profile["cccd"],
-                        birthdate=citizen.profile["birthdate"],
-                        gender=citizen.profile["gender"])
+    dup = _registration(
+        csrf_token=token,
+        cccd=citizen.profile["cccd"],
+        birthdate=citizen.profile["birthdate"],
+        gender=citizen.profile["gender"],
+    )
     check_html(client.post("/register", data=dup), 400)
     local, domain = citizen.profile["email"].split("@")
     dup = _registration(csrf_token=token, email=f" {local}@{domain.upper()} ")
@@ -243,8 +308,9 @@ def test_register_duplicate_and_refresh(client, db, citizen):
     check_html(client.post("/register", data=dup), 400)
     # "refresh" (the no-script commune reload) never writes, whatever the province.
     for province in ["48", "x", "9" * 40, "-1", "\x00", ""]:
-        resp = client.post("/register", data=_registration(csrf_token=token, refresh="1",
-                                                           province=province))
+        resp = client.post(
+            "/register", data=_registration(csrf_token=token, refresh="1", province=province)
+        )
         check_html(resp, 200)
     assert row_counts(db) == before
 
@@ -255,26 +321,36 @@ def test_register_raw_bodies(client, db):
     good = _registration(csrf_token=token)
     # Non-UTF-8 bytes in every field: replaced on decoding, then refused by validation.
     raw = "&".join(f"{k}=%ff%fe%c3%28" for k in good if k != "csrf_token")
-    resp = client.post("/register", data=f"csrf_token={quote(token)}&{raw}".encode(),
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/register",
+        data=f"csrf_token={quote(token)}&{raw}".encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
     check_html(resp, 400)
     # Too large, too many fields, a file upload, JSON: refused without a trace.
     check_html(client.post("/register", data=dict(good, street="x" * 70_000)), 413)
     many = "&".join(f"f{i}=1" for i in range(2000))
-    resp = client.post("/register", data=f"csrf_token={quote(token)}&{many}".encode(),
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post(
+        "/register",
+        data=f"csrf_token={quote(token)}&{many}".encode(),
+        content_type="application/x-www-form-urlencoded",
+    )
     check_clean(resp)
     assert resp.status_code in (400, 413)
     many_parts = {f"f{i}": "1" for i in range(300)}
-    resp = client.post("/register", data=dict(good, **many_parts),
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/register", data=dict(good, **many_parts), content_type="multipart/form-data"
+    )
     check_clean(resp)
     assert resp.status_code in (400, 413)
     check_error_page(client.post("/register", json=good), 400)
     assert row_counts(db) == before
     # A stray file next to a valid form is ignored (the form itself is fine).
-    resp = client.post("/register", data=dict(good, photo=(b"\x89PNG" * 10, "p.png")),
-                       content_type="multipart/form-data")
+    resp = client.post(
+        "/register",
+        data=dict(good, photo=(b"\x89PNG" * 10, "p.png")),
+        content_type="multipart/form-data",
+    )
     check_clean(resp)
     assert resp.status_code == 303
 
@@ -296,7 +372,7 @@ def test_register_page_query_garbage(client, province, interaction):
 
 
 @FUZZ
-@given(segment=st.one_of(nasty_text, st.integers(min_value=-10**30, max_value=10**30)))
+@given(segment=st.one_of(nasty_text, st.integers(min_value=-(10**30), max_value=10**30)))
 def test_communes_garbage(client, segment):
     resp = client.get("/communes/" + quote(str(segment), safe=""))
     check_clean(resp)
@@ -314,8 +390,14 @@ def test_communes_known_and_unknown(client):
     resp = client.get("/communes/48")
     assert resp.status_code == 200
     assert all(set(item) == {"code", "name"} for item in resp.get_json())
-    for path in ("/communes/0", "/communes/99999", "/communes/" + "9" * 100, "/communes/",
-                 "/communes/48/x", "/communes/%00"):
+    for path in (
+        "/communes/0",
+        "/communes/99999",
+        "/communes/" + "9" * 100,
+        "/communes/",
+        "/communes/48/x",
+        "/communes/%00",
+    ):
         resp = client.get(path)
         check_clean(resp)
         assert resp.status_code == 404
@@ -337,11 +419,16 @@ def _to_consent(client: Any, portal: Any, **over: Any) -> tuple[str, str]:
 
 
 @FUZZ
-@given(decision=st.one_of(st.none(), form_value), interaction=st.one_of(st.none(), form_value),
-       extra=st.dictionaries(st.sampled_from(["scope", "client_id", "scopes", "claims"]),
-                             form_value, max_size=2))
-def test_consent_garbage_without_a_pending_interaction(client, db, signed_in, decision,
-                                                       interaction, extra):
+@given(
+    decision=st.one_of(st.none(), form_value),
+    interaction=st.one_of(st.none(), form_value),
+    extra=st.dictionaries(
+        st.sampled_from(["scope", "client_id", "scopes", "claims"]), form_value, max_size=2
+    ),
+)
+def test_consent_garbage_without_a_pending_interaction(
+    client, db, signed_in, decision, interaction, extra
+):
     token = csrf_token(client, "/signin")
     before = row_counts(db)
     data: dict[str, Any] = {"csrf_token": token, **extra}
@@ -355,8 +442,9 @@ def test_consent_garbage_without_a_pending_interaction(client, db, signed_in, de
     assert row_counts(db) == before
 
 
-@pytest.mark.parametrize("decision", [None, "", "APPROVE", "approve ", "deny", "\x00",
-                                      "x" * 10_000, ["deny", "approve"]])
+@pytest.mark.parametrize(
+    "decision", [None, "", "APPROVE", "approve ", "deny", "\x00", "x" * 10_000, ["deny", "approve"]]
+)
 def test_consent_anything_but_approve_denies(client, db, portal, signed_in, decision):
     page, iid = _to_consent(client, portal)
     before = row_counts(db)
@@ -389,14 +477,17 @@ def test_consent_from_another_browser(app, client, db, portal, signed_in):
     other = app.test_client()
     other_token = csrf_token(other, "/signin")
     before = row_counts(db)
-    resp = other.post("/consent", data={"csrf_token": other_token, "interaction": iid,
-                                        "decision": "approve"})
+    resp = other.post(
+        "/consent", data={"csrf_token": other_token, "interaction": iid, "decision": "approve"}
+    )
     check_error_page(resp, 400)
     check_error_page(other.get(f"/consent?interaction={iid}"), 400)
     assert row_counts(db) == before
     # The rightful browser can still finish.
-    resp = client.post("/consent", data={"csrf_token": csrf_from_page(page), "interaction": iid,
-                                         "decision": "approve"})
+    resp = client.post(
+        "/consent",
+        data={"csrf_token": csrf_from_page(page), "interaction": iid, "decision": "approve"},
+    )
     assert resp.status_code == 303
 
 
@@ -407,18 +498,30 @@ CONTACT_FIELDS = ("email", "phone", "province", "commune", "street")
 
 
 def _citizen_row(db: Any, citizen_id: str) -> tuple:
-    return tuple(db.execute(text("SELECT email, phone, province_code, ward_code, street "
-                                 "FROM citizens WHERE id = :id"), {"id": citizen_id}).one())
+    return tuple(
+        db.execute(
+            text(
+                "SELECT email, phone, province_code, ward_code, street FROM citizens WHERE id = :id"
+            ),
+            {"id": citizen_id},
+        ).one()
+    )
 
 
 @FUZZ
-@given(bad=st.dictionaries(st.sampled_from(CONTACT_FIELDS), form_value, min_size=1,
-                           max_size=3))
+@given(bad=st.dictionaries(st.sampled_from(CONTACT_FIELDS), form_value, min_size=1, max_size=3))
 def test_contacts_fuzz(client, db, signed_in, bad):
     token = csrf_token(client, "/account")
     p = signed_in.profile
-    data = {"csrf_token": token, "email": p["email"], "phone": p["phone"],
-            "province": p["province"], "commune": p["commune"], "street": p["street"], **bad}
+    data = {
+        "csrf_token": token,
+        "email": p["email"],
+        "phone": p["phone"],
+        "province": p["province"],
+        "commune": p["commune"],
+        "street": p["street"],
+        **bad,
+    }
     before = row_counts(db)
     stored = _citizen_row(db, signed_in.id)
     resp = client.post("/account/contacts", data=data)
@@ -444,9 +547,15 @@ def test_contacts_taken_by_someone_else(client, db, signed_in, settings):
     token = csrf_token(client, "/account")
     p = signed_in.profile
     for field, value in (("email", other["email"]), ("phone", other["phone"])):
-        data = {"csrf_token": token, "email": p["email"], "phone": p["phone"],
-                "province": p["province"], "commune": p["commune"], "street": p["street"],
-                field: value}
+        data = {
+            "csrf_token": token,
+            "email": p["email"],
+            "phone": p["phone"],
+            "province": p["province"],
+            "commune": p["commune"],
+            "street": p["street"],
+            field: value,
+        }
         check_html(client.post("/account/contacts", data=data), 400)
         assert _citizen_row(db, signed_in.id) == stored
 
@@ -472,8 +581,10 @@ def test_set_password_garbage_token(client, db, token, method):
         resp = client.get(path)
     else:
         csrf = csrf_token(client, "/signin")
-        resp = client.post(path, data={"csrf_token": csrf, "password": NEW_PASSWORD,
-                                       "password_confirm": NEW_PASSWORD})
+        resp = client.post(
+            path,
+            data={"csrf_token": csrf, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+        )
     check_clean(resp)
     if resp.status_code == 308:  # werkzeug merging "//" in the path: stays on the provider
         assert resp.headers["Location"].startswith("http://localhost/set-password/")
@@ -501,8 +612,12 @@ def _link_used(db: Any, token: str) -> bool:
     import hashlib
 
     digest = hashlib.sha256(token.encode()).hexdigest()
-    return db.execute(text("SELECT used_at FROM password_links WHERE token_hash = :h"),
-                      {"h": digest}).scalar_one() is not None
+    return (
+        db.execute(
+            text("SELECT used_at FROM password_links WHERE token_hash = :h"), {"h": digest}
+        ).scalar_one()
+        is not None
+    )
 
 
 @FUZZ
@@ -511,10 +626,14 @@ def test_set_password_bad_passwords_keep_the_link(client, db, citizen, password,
     password_link = _new_link(db, citizen.id)
     page = client.get(f"/set-password/{password_link}")
     assert page.status_code == 200
-    hash_before = db.execute(text("SELECT password_hash FROM citizens WHERE id = :id"),
-                             {"id": citizen.id}).scalar_one()
-    data = {"csrf_token": csrf_from(page), "password": password,
-            "password_confirm": password if confirm is None else confirm}
+    hash_before = db.execute(
+        text("SELECT password_hash FROM citizens WHERE id = :id"), {"id": citizen.id}
+    ).scalar_one()
+    data = {
+        "csrf_token": csrf_from(page),
+        "password": password,
+        "password_confirm": password if confirm is None else confirm,
+    }
     resp = client.post(f"/set-password/{password_link}", data=data)
     check_clean(resp)
     if resp.status_code == 303:
@@ -523,19 +642,27 @@ def test_set_password_bad_passwords_keep_the_link(client, db, citizen, password,
     check_html(resp, 400)
     # Refused: the link is still usable and the password unchanged.
     assert not _link_used(db, password_link)
-    assert db.execute(text("SELECT password_hash FROM citizens WHERE id = :id"),
-                      {"id": citizen.id}).scalar_one() == hash_before
+    assert (
+        db.execute(
+            text("SELECT password_hash FROM citizens WHERE id = :id"), {"id": citizen.id}
+        ).scalar_one()
+        == hash_before
+    )
 
 
 def test_set_password_link_is_single_use(client, db, password_link):
     page = client.get(f"/set-password/{password_link}")
-    data = {"csrf_token": csrf_from(page), "password": NEW_PASSWORD,
-            "password_confirm": NEW_PASSWORD}
+    data = {
+        "csrf_token": csrf_from(page),
+        "password": NEW_PASSWORD,
+        "password_confirm": NEW_PASSWORD,
+    }
     assert client.post(f"/set-password/{password_link}", data=data).status_code == 303
     check_error_page(client.get(f"/set-password/{password_link}"), 400)
     token = csrf_token(client, "/account")
-    check_error_page(client.post(f"/set-password/{password_link}",
-                                 data=dict(data, csrf_token=token)), 400)
+    check_error_page(
+        client.post(f"/set-password/{password_link}", data=dict(data, csrf_token=token)), 400
+    )
 
 
 # -- sign-out and unknown pages ----------------------------------------------------

@@ -24,12 +24,34 @@ from tests.badinput.conftest import (
     row_counts,
 )
 
-GRANT_TYPES = ["authorization_code", "refresh_token", "password", "client_credentials",
-               "implicit", "urn:ietf:params:oauth:grant-type:device_code",
-               "urn:ietf:params:oauth:grant-type:jwt-bearer", "", "AUTHORIZATION_CODE"]
-TOKEN_KEYS = ["grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
-              "client_id", "client_secret", "username", "password", "assertion",
-              "client_assertion", "client_assertion_type", "resource", "nonce"]
+GRANT_TYPES = [
+    "authorization_code",
+    "refresh_token",
+    "password",
+    "client_credentials",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "",
+    "AUTHORIZATION_CODE",
+]
+TOKEN_KEYS = [
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "username",
+    "password",
+    "assertion",
+    "client_assertion",
+    "client_assertion_type",
+    "resource",
+    "nonce",
+]
 
 
 def _basic(user: str, secret: str) -> str:
@@ -56,24 +78,40 @@ def _auth_headers(kind: str, portal: Any, junk: str) -> tuple[dict[str, str], di
     if kind == "post-wrong":
         return {}, {"client_id": portal.client_id, "client_secret": junk}
     if kind == "both":  # RFC 6749 §2.3: only one method per request
-        return ({"Authorization": _basic(portal.client_id, portal.secret)},
-                {"client_id": portal.client_id, "client_secret": portal.secret})
+        return (
+            {"Authorization": _basic(portal.client_id, portal.secret)},
+            {"client_id": portal.client_id, "client_secret": portal.secret},
+        )
     if kind == "public-id-only":
         return {}, {"client_id": portal.client_id}
     return {}, {}
 
 
-AUTH_KINDS = ["none", "basic", "basic-wrong-secret", "basic-unknown-client", "basic-junk",
-              "basic-nul", "bearer", "post", "post-wrong", "both", "public-id-only"]
+AUTH_KINDS = [
+    "none",
+    "basic",
+    "basic-wrong-secret",
+    "basic-unknown-client",
+    "basic-junk",
+    "basic-nul",
+    "bearer",
+    "post",
+    "post-wrong",
+    "both",
+    "public-id-only",
+]
 
 
 # -- /token ------------------------------------------------------------------------
 
 
 @FUZZ
-@given(fields=st.dictionaries(st.sampled_from(TOKEN_KEYS), form_value, max_size=7),
-       grant=st.one_of(st.sampled_from(GRANT_TYPES), nasty_text, st.none()),
-       auth=st.sampled_from(AUTH_KINDS), junk=header_text)
+@given(
+    fields=st.dictionaries(st.sampled_from(TOKEN_KEYS), form_value, max_size=7),
+    grant=st.one_of(st.sampled_from(GRANT_TYPES), nasty_text, st.none()),
+    auth=st.sampled_from(AUTH_KINDS),
+    junk=header_text,
+)
 def test_token_fuzz(client, db, portal, fields, grant, auth, junk):
     before = row_counts(db)
     headers, extra = _auth_headers(auth, portal, junk)
@@ -87,15 +125,24 @@ def test_token_fuzz(client, db, portal, fields, grant, auth, junk):
 
 
 @FUZZ
-@given(fields=st.dictionaries(st.sampled_from(["code", "redirect_uri", "code_verifier",
-                                               "scope", "client_id"]), form_value, max_size=4))
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["code", "redirect_uri", "code_verifier", "scope", "client_id"]),
+        form_value,
+        max_size=4,
+    )
+)
 def test_token_fuzz_around_a_real_code(client, db, portal, signed_in, fields):
     """A genuine code plus garbage: refused, the code is spent, nothing issued."""
     from tests.badinput.conftest import run_authorization
 
     query, verifier = run_authorization(client, portal, signed_in)
-    data = {"grant_type": "authorization_code", "code": query["code"][0],
-            "redirect_uri": portal.redirect_uri, "code_verifier": verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": query["code"][0],
+        "redirect_uri": portal.redirect_uri,
+        "code_verifier": verifier,
+    }
     data.update(fields)
     before = row_counts(db)
     resp = client.post("/token", data=data, auth=(portal.client_id, portal.secret))
@@ -108,23 +155,34 @@ def test_token_fuzz_around_a_real_code(client, db, portal, signed_in, fields):
     assert row_counts(db) == before
 
 
-@pytest.mark.parametrize("data", [
-    {},
-    {"grant_type": "authorization_code"},
-    {"grant_type": "authorization_code", "code": "x"},
-    {"grant_type": "authorization_code", "code": "x" * 10_000, "redirect_uri": "y",
-     "code_verifier": "z"},
-    {"grant_type": "authorization_code", "code": "\x00", "redirect_uri": "\x00",
-     "code_verifier": "\x00"},
-    {"grant_type": "authorization_code", "code": ["a", "b"], "code_verifier": "z" * 50},
-    {"grant_type": "refresh_token"},
-    {"grant_type": "refresh_token", "refresh_token": "garbage"},
-    {"grant_type": "refresh_token", "refresh_token": "\x00" * 50},
-    {"grant_type": "refresh_token", "refresh_token": "r" * 10_000, "scope": "openid"},
-    {"grant_type": "password", "username": "a", "password": "b"},
-    {"grant_type": "client_credentials"},
-    {"grant_type": ["authorization_code", "refresh_token"]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"grant_type": "authorization_code"},
+        {"grant_type": "authorization_code", "code": "x"},
+        {
+            "grant_type": "authorization_code",
+            "code": "x" * 10_000,
+            "redirect_uri": "y",
+            "code_verifier": "z",
+        },
+        {
+            "grant_type": "authorization_code",
+            "code": "\x00",
+            "redirect_uri": "\x00",
+            "code_verifier": "\x00",
+        },
+        {"grant_type": "authorization_code", "code": ["a", "b"], "code_verifier": "z" * 50},
+        {"grant_type": "refresh_token"},
+        {"grant_type": "refresh_token", "refresh_token": "garbage"},
+        {"grant_type": "refresh_token", "refresh_token": "\x00" * 50},
+        {"grant_type": "refresh_token", "refresh_token": "r" * 10_000, "scope": "openid"},
+        {"grant_type": "password", "username": "a", "password": "b"},
+        {"grant_type": "client_credentials"},
+        {"grant_type": ["authorization_code", "refresh_token"]},
+    ],
+)
 @pytest.mark.parametrize("auth", ["basic", "post", "none", "basic-wrong-secret"])
 def test_token_explicit(client, db, portal, post_portal, data, auth):
     before = row_counts(db)
@@ -133,7 +191,9 @@ def test_token_explicit(client, db, portal, post_portal, data, auth):
     resp = client.post("/token", data={**data, **extra}, headers=headers)
     body = check_json_error(resp, 400, 401)
     if auth in ("none", "basic-wrong-secret") and data.get("grant_type") in (
-            "authorization_code", "refresh_token"):
+        "authorization_code",
+        "refresh_token",
+    ):
         assert body["error"] == "invalid_client"
     assert row_counts(db) == before
 
@@ -142,22 +202,25 @@ def test_token_wrong_body_types(client, db, portal):
     before = row_counts(db)
     auth = (portal.client_id, portal.secret)
     # JSON instead of a form.
-    resp = client.post("/token", json={"grant_type": "authorization_code", "code": "x"},
-                       auth=auth)
+    resp = client.post("/token", json={"grant_type": "authorization_code", "code": "x"}, auth=auth)
     check_json_error(resp, 400, 401)
     # Text, XML, a multipart form, an empty body, a non-UTF-8 form.
-    for body, ctype in [(b"grant_type=authorization_code", "text/plain"),
-                        (b"<grant_type/>", "application/xml"),
-                        (b"", "application/x-www-form-urlencoded"),
-                        (b"grant_type=%ff%fe&code=%c3%28", "application/x-www-form-urlencoded"),
-                        (b"\xff\xfe\x00\x01", "application/x-www-form-urlencoded"),
-                        (b"grant_type=authorization_code", "application/x-www-form-urlencoded;"
-                                                           " charset=latin-1")]:
+    for body, ctype in [
+        (b"grant_type=authorization_code", "text/plain"),
+        (b"<grant_type/>", "application/xml"),
+        (b"", "application/x-www-form-urlencoded"),
+        (b"grant_type=%ff%fe&code=%c3%28", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00\x01", "application/x-www-form-urlencoded"),
+        (b"grant_type=authorization_code", "application/x-www-form-urlencoded; charset=latin-1"),
+    ]:
         resp = client.post("/token", data=body, content_type=ctype, auth=auth)
         check_json_error(resp, 400, 401)
-    resp = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
-                                       "f": (b"data", "f.txt")},
-                       content_type="multipart/form-data", auth=auth)
+    resp = client.post(
+        "/token",
+        data={"grant_type": "authorization_code", "code": "x", "f": (b"data", "f.txt")},
+        content_type="multipart/form-data",
+        auth=auth,
+    )
     check_json_error(resp, 400, 401)
     # Parameters in the query string are not a token request (RFC 6749 §3.2).
     resp = client.post("/token?grant_type=authorization_code&code=x", auth=auth)
@@ -169,45 +232,71 @@ def test_token_methods_and_sizes(client, db, portal):
     before = row_counts(db)
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         check_json_error(client.open("/token", method=method), 405)
-    huge = client.post("/token", data={"grant_type": "authorization_code",
-                                       "code": "x" * 70_000},
-                       auth=(portal.client_id, portal.secret))
+    huge = client.post(
+        "/token",
+        data={"grant_type": "authorization_code", "code": "x" * 70_000},
+        auth=(portal.client_id, portal.secret),
+    )
     check_json_error(huge, 413)
     huge_json = client.post("/token", json={"x": "y" * 70_000})
     check_json_error(huge_json, 413)
-    many = client.post("/token", data=b"&".join(b"k%d=v" % i for i in range(5000)),
-                       content_type="application/x-www-form-urlencoded")
+    many = client.post(
+        "/token",
+        data=b"&".join(b"k%d=v" % i for i in range(5000)),
+        content_type="application/x-www-form-urlencoded",
+    )
     check_json_error(many, 400, 401, 413)
     assert row_counts(db) == before
 
 
 def test_token_basic_auth_garbage(client, db, portal):
-    for header in ["Basic", "Basic ", "Basic !!!!", "Basic " + "A" * 5000,
-                   "Basic " + base64.b64encode(b"no-colon").decode(),
-                   "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
-                   "Basic " + base64.b64encode(b"%ff:%00").decode(),
-                   "Basic " + base64.b64encode(portal.client_id.encode() + b":").decode(),
-                   "Digest username=x", "basic " + base64.b64encode(b"a:b").decode()]:
-        resp = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
-                                           "redirect_uri": portal.redirect_uri,
-                                           "code_verifier": "v" * 43},
-                           headers={"Authorization": header})
+    for header in [
+        "Basic",
+        "Basic ",
+        "Basic !!!!",
+        "Basic " + "A" * 5000,
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(),
+        "Basic " + base64.b64encode(b"%ff:%00").decode(),
+        "Basic " + base64.b64encode(portal.client_id.encode() + b":").decode(),
+        "Digest username=x",
+        "basic " + base64.b64encode(b"a:b").decode(),
+    ]:
+        resp = client.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": "x",
+                "redirect_uri": portal.redirect_uri,
+                "code_verifier": "v" * 43,
+            },
+            headers={"Authorization": header},
+        )
         body = check_json_error(resp, 400, 401)
         assert body["error"] in ("invalid_client", "invalid_request"), (header, body)
 
 
-def test_public_client_cannot_use_a_secret_or_skip_pkce(client, db, public_portal, portal,
-                                                        signed_in):
+def test_public_client_cannot_use_a_secret_or_skip_pkce(
+    client, db, public_portal, portal, signed_in
+):
     before = row_counts(db)
     # A public portal with a made-up secret is refused.
-    resp = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
-                                       "code_verifier": "v" * 43},
-                       auth=(public_portal.client_id, "made-up"))
+    resp = client.post(
+        "/token",
+        data={"grant_type": "authorization_code", "code": "x", "code_verifier": "v" * 43},
+        auth=(public_portal.client_id, "made-up"),
+    )
     check_json_error(resp, 401)
     # A confidential portal may not authenticate as public (client_id only).
-    resp = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
-                                       "client_id": portal.client_id,
-                                       "code_verifier": "v" * 43})
+    resp = client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": "x",
+            "client_id": portal.client_id,
+            "code_verifier": "v" * 43,
+        },
+    )
     check_json_error(resp, 401)
     assert row_counts(db) == before
 
@@ -218,22 +307,32 @@ def test_refresh_token_of_another_portal(client, db, portal, signed_in):
     tokens = obtain_tokens(client, portal, signed_in, scope="openid offline_access")
     other = _portal(db)
     before = row_counts(db)
-    resp = client.post("/token", data={"grant_type": "refresh_token",
-                                       "refresh_token": tokens["refresh_token"]},
-                       auth=(other.client_id, other.secret))
+    resp = client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(other.client_id, other.secret),
+    )
     check_json_error(resp, 400)
     assert resp.get_json()["error"] == "invalid_grant"
     assert row_counts(db) == before
     # Scope widening on refresh is refused, and does not spend the refresh token.
-    resp = client.post("/token", data={"grant_type": "refresh_token", "scope": "openid cccd",
-                                       "refresh_token": tokens["refresh_token"]},
-                       auth=(portal.client_id, portal.secret))
+    resp = client.post(
+        "/token",
+        data={
+            "grant_type": "refresh_token",
+            "scope": "openid cccd",
+            "refresh_token": tokens["refresh_token"],
+        },
+        auth=(portal.client_id, portal.secret),
+    )
     check_json_error(resp, 400)
     assert resp.get_json()["error"] == "invalid_scope"
     assert row_counts(db) == before
-    resp = client.post("/token", data={"grant_type": "refresh_token",
-                                       "refresh_token": tokens["refresh_token"]},
-                       auth=(portal.client_id, portal.secret))
+    resp = client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(portal.client_id, portal.secret),
+    )
     assert resp.status_code == 200, resp.get_json()
 
 
@@ -241,10 +340,14 @@ def test_refresh_token_of_another_portal(client, db, portal, signed_in):
 
 
 @FUZZ
-@given(scheme=st.sampled_from(["Bearer ", "bearer ", "BEARER ", "Basic ", "MAC ", "",
-                               "Bearer  ", "DPoP "]),
-       value=header_text, body_token=st.one_of(st.none(), form_value),
-       method=st.sampled_from(["GET", "POST"]))
+@given(
+    scheme=st.sampled_from(
+        ["Bearer ", "bearer ", "BEARER ", "Basic ", "MAC ", "", "Bearer  ", "DPoP "]
+    ),
+    value=header_text,
+    body_token=st.one_of(st.none(), form_value),
+    method=st.sampled_from(["GET", "POST"]),
+)
 def test_userinfo_fuzz(client, db, scheme, value, body_token, method):
     before = row_counts(db)
     headers = {"Authorization": scheme + value} if scheme or value else {}
@@ -294,10 +397,16 @@ def test_userinfo_explicit(client, db, portal, signed_in):
 
 
 @FUZZ
-@given(fields=st.dictionaries(st.sampled_from(["token", "token_type_hint", "client_id",
-                                               "client_secret"]), form_value, max_size=3),
-       auth=st.sampled_from(AUTH_KINDS), junk=header_text,
-       endpoint=st.sampled_from(["/revoke", "/introspect"]))
+@given(
+    fields=st.dictionaries(
+        st.sampled_from(["token", "token_type_hint", "client_id", "client_secret"]),
+        form_value,
+        max_size=3,
+    ),
+    auth=st.sampled_from(AUTH_KINDS),
+    junk=header_text,
+    endpoint=st.sampled_from(["/revoke", "/introspect"]),
+)
 def test_revoke_introspect_fuzz(client, db, portal, fields, auth, junk, endpoint):
     before = row_counts(db)
     headers, extra = _auth_headers(auth, portal, junk)
@@ -321,9 +430,9 @@ def test_revoke_introspect_explicit(client, db, portal, endpoint):
     auth = (portal.client_id, portal.secret)
     body = check_json_error(client.post(endpoint, data={}, auth=auth), 400)
     assert body["error"] == "invalid_request"
-    body = check_json_error(client.post(endpoint, data={"token": "x",
-                                                        "token_type_hint": "id_token"},
-                                        auth=auth), 400)
+    body = check_json_error(
+        client.post(endpoint, data={"token": "x", "token_type_hint": "id_token"}, auth=auth), 400
+    )
     assert body["error"] == "unsupported_token_type"
     check_json_error(client.post(endpoint, data={"token": "x"}), 401)
     check_json_error(client.post(endpoint, json={"token": "x"}, auth=auth), 400)
@@ -338,22 +447,26 @@ def test_revoke_introspect_explicit(client, db, portal, endpoint):
     assert row_counts(db) == before
 
 
-def test_introspection_by_public_client_and_foreign_portal(client, db, portal, public_portal,
-                                                          signed_in):
+def test_introspection_by_public_client_and_foreign_portal(
+    client, db, portal, public_portal, signed_in
+):
     tokens = obtain_tokens(client, portal, signed_in)
-    resp = client.post("/introspect", data={"token": tokens["access_token"],
-                                            "client_id": public_portal.client_id})
+    resp = client.post(
+        "/introspect", data={"token": tokens["access_token"], "client_id": public_portal.client_id}
+    )
     check_json_error(resp, 401)
     from tests.badinput.conftest import _portal
 
     other = _portal(db)
-    resp = client.post("/introspect", data={"token": tokens["access_token"]},
-                       auth=(other.client_id, other.secret))
+    resp = client.post(
+        "/introspect", data={"token": tokens["access_token"]}, auth=(other.client_id, other.secret)
+    )
     assert resp.status_code == 200
     assert resp.get_json() == {"active": False}
     # A foreign portal cannot revoke it either.
-    resp = client.post("/revoke", data={"token": tokens["access_token"]},
-                       auth=(other.client_id, other.secret))
+    resp = client.post(
+        "/revoke", data={"token": tokens["access_token"]}, auth=(other.client_id, other.secret)
+    )
     check_clean(resp)
     resp = client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert resp.status_code == 200
@@ -363,9 +476,12 @@ def test_introspection_by_public_client_and_foreign_portal(client, db, portal, p
 
 
 @FUZZ
-@given(params=st.dictionaries(nasty_text, nasty_text, max_size=4),
-       path=st.sampled_from(["/jwks", "/.well-known/openid-configuration",
-                             "/.well-known/oauth-authorization-server"]))
+@given(
+    params=st.dictionaries(nasty_text, nasty_text, max_size=4),
+    path=st.sampled_from(
+        ["/jwks", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"]
+    ),
+)
 def test_public_documents_ignore_query_garbage(client, params, path):
     resp = client.get(path, query_string=params)
     check_clean(resp)

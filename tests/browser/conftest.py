@@ -26,11 +26,20 @@ from idp.cli import DEMO_PURPOSES
 
 CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("IDP_TEST_REQUIRE_BROWSER") == "1"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 PORTAL_SCOPE = "openid profile address cccd"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-         "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 TIMEOUT_MS = 15_000
 
 
@@ -142,8 +151,9 @@ class Browsing:
                 (folder / f"{stem}.html").write_text(page.content(), encoding="utf-8")
                 saved.append(folder / f"{stem}.png")
             except Exception as exc:  # noqa: BLE001 - best effort while reporting a failure
-                (folder / f"{stem}.txt").write_text(f"could not save page: {exc!r}\n",
-                                                    encoding="utf-8")
+                (folder / f"{stem}.txt").write_text(
+                    f"could not save page: {exc!r}\n", encoding="utf-8"
+                )
         return saved
 
     def close(self) -> None:
@@ -225,8 +235,16 @@ class Portal:
         self._server.server_close()
 
 
-def start_portal(live: Any, key: str, name: str, sector: str, *, scope: str = PORTAL_SCOPE,
-                 extra_scope: str = "", purposes: dict[str, Any] | None = None) -> Portal:
+def start_portal(
+    live: Any,
+    key: str,
+    name: str,
+    sector: str,
+    *,
+    scope: str = PORTAL_SCOPE,
+    extra_scope: str = "",
+    purposes: dict[str, Any] | None = None,
+) -> Portal:
     """Start a demo portal on a free port and register it with its exact redirect URI.
 
     The portal is registered for ``scope`` plus ``extra_scope`` (asked later, through
@@ -239,14 +257,25 @@ def start_portal(live: Any, key: str, name: str, sector: str, *, scope: str = PO
     registered = " ".join(dict.fromkeys(scope.split() + extra_scope.split()))
     kw: dict[str, Any] = {} if purposes is None else {"purposes": purposes}
     try:
-        reg = live.register_portal(name=name, redirect_uris=[f"{url}/callback"],
-                                   scope=registered, sector_identifier=sector, **kw)
+        reg = live.register_portal(
+            name=name,
+            redirect_uris=[f"{url}/callback"],
+            scope=registered,
+            sector_identifier=sector,
+            **kw,
+        )
     except Exception:
         server.server_close()
         raise
-    app = create_portal_app(key=key, name=name, issuer=live.url, client_id=reg["client_id"],
-                            client_secret=reg["client_secret"], scope=scope,
-                            extra_scope=extra_scope)
+    app = create_portal_app(
+        key=key,
+        name=name,
+        issuer=live.url,
+        client_id=reg["client_id"],
+        client_secret=reg["client_secret"],
+        scope=scope,
+        extra_scope=extra_scope,
+    )
     dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name=f"portal-{key}", daemon=True)
     thread.start()
@@ -257,12 +286,18 @@ def start_portal(live: Any, key: str, name: str, sector: str, *, scope: str = PO
 def portals(browser: Any, live: Any) -> Iterator[tuple[Portal, Portal]]:
     """Two demo portals (different clients, ports and pairwise sectors) on the provider,
     declaring the demo's purposes (``idp.cli.DEMO_PURPOSES``)."""
-    land = start_portal(live, "land", "Cổng đăng ký đất đai", "land.test",
-                        purposes=DEMO_PURPOSES["land"])
+    land = start_portal(
+        live, "land", "Cổng đăng ký đất đai", "land.test", purposes=DEMO_PURPOSES["land"]
+    )
     try:
         # The business portal declares no purpose for `cccd`: it is never released to it.
-        business = start_portal(live, "business", "Cổng đăng ký kinh doanh", "business.test",
-                                purposes=DEMO_PURPOSES["business"])
+        business = start_portal(
+            live,
+            "business",
+            "Cổng đăng ký kinh doanh",
+            "business.test",
+            purposes=DEMO_PURPOSES["business"],
+        )
     except Exception:
         land.stop()
         raise

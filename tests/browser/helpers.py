@@ -25,14 +25,18 @@ def claim(page: Any, name: str, column: int = 2) -> str:
 
 def claims_shown(page: Any) -> set[str]:
     """Return the names of the claims in the portal's claims table."""
-    return set(page.locator("#claims tr[data-claim]").evaluate_all(
-        "rows => rows.map(r => r.dataset.claim)"))
+    return set(
+        page.locator("#claims tr[data-claim]").evaluate_all(
+            "rows => rows.map(r => r.dataset.claim)"
+        )
+    )
 
 
 def assert_no_horizontal_scroll(page: Any) -> None:
     """Fail if the page is wider than the viewport (it would scroll sideways on a phone)."""
-    width = page.evaluate("[document.scrollingElement.scrollWidth,"
-                          " document.scrollingElement.clientWidth]")
+    width = page.evaluate(
+        "[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]"
+    )
     assert width[0] <= width[1], f"{page.url} scrolls sideways: scrollWidth/clientWidth {width}"
 
 
@@ -71,7 +75,8 @@ def consent_items(page: Any) -> list[dict[str, Any]]:
 def already_granted(page: Any) -> list[str]:
     """Return the items listed as already granted (empty if the list is absent)."""
     return page.locator("#already-granted > li[data-claim]").evaluate_all(
-        "items => items.map(li => li.dataset.claim)")
+        "items => items.map(li => li.dataset.claim)"
+    )
 
 
 def wait_for_consent(page: Any) -> None:

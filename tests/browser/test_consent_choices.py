@@ -57,29 +57,51 @@ def _purpose(vi: str, en: str, required: bool) -> dict[str, Any]:
 
 
 PURPOSES = {
-    "name": _purpose("Để ghi tên chủ đầu tư trên giấy phép xây dựng",
-                     "To print the owner's name on the building permit", True),
-    "birthdate": _purpose("Để xác minh chủ đầu tư đã đủ tuổi thành niên",
-                          "To check that the owner is an adult", True),
-    "gender": _purpose("Để thống kê theo giới (không bắt buộc)",
-                       "For statistics by gender (optional)", False),
-    "address": _purpose("Để gửi thông báo về hồ sơ đến nơi ở của bạn",
-                        "To send notices about the file to your home", False),
-    "email": _purpose("Để gửi giấy phép xây dựng điện tử cho bạn",
-                      "To send you the electronic building permit", False),
+    "name": _purpose(
+        "Để ghi tên chủ đầu tư trên giấy phép xây dựng",
+        "To print the owner's name on the building permit",
+        True,
+    ),
+    "birthdate": _purpose(
+        "Để xác minh chủ đầu tư đã đủ tuổi thành niên", "To check that the owner is an adult", True
+    ),
+    "gender": _purpose(
+        "Để thống kê theo giới (không bắt buộc)", "For statistics by gender (optional)", False
+    ),
+    "address": _purpose(
+        "Để gửi thông báo về hồ sơ đến nơi ở của bạn",
+        "To send notices about the file to your home",
+        False,
+    ),
+    "email": _purpose(
+        "Để gửi giấy phép xây dựng điện tử cho bạn",
+        "To send you the electronic building permit",
+        False,
+    ),
 }
 # The claims table rows each item releases (ID token / userinfo), as the portal shows them.
-RELEASED = {"name": {"name", "family_name", "middle_name", "given_name"},
-            "birthdate": {"birthdate"}, "gender": {"gender"}, "address": {"address"},
-            "email": {"email", "email_verified"}}
+RELEASED = {
+    "name": {"name", "family_name", "middle_name", "given_name"},
+    "birthdate": {"birthdate"},
+    "gender": {"gender"},
+    "address": {"address"},
+    "email": {"email", "email_verified"},
+}
 FIRST_ASK = ["name", "birthdate", "gender", "address"]  # CLAIM_ITEMS order
 
 
 @pytest.fixture(scope="module")
 def permits(browser: Any, live: Any) -> Iterator[Portal]:
     """The building-permit portal, with purposes and an extra scope asked later."""
-    portal = start_portal(live, "permits", "Cổng cấp phép xây dựng", "permits.test",
-                          scope=SCOPE, extra_scope=EXTRA_SCOPE, purposes=PURPOSES)
+    portal = start_portal(
+        live,
+        "permits",
+        "Cổng cấp phép xây dựng",
+        "permits.test",
+        scope=SCOPE,
+        extra_scope=EXTRA_SCOPE,
+        purposes=PURPOSES,
+    )
     yield portal
     portal.stop()
 
@@ -109,8 +131,9 @@ def sign_in_at(page: Any, portal: Portal, citizen: dict[str, Any]) -> None:
 
 def userinfo_status(live: Any, access_token: str) -> tuple[int, str]:
     """Call userinfo with a bearer token; return (status, WWW-Authenticate)."""
-    resp = requests.get(f"{live.url}/userinfo", timeout=10,
-                        headers={"Authorization": f"Bearer {access_token}"})
+    resp = requests.get(
+        f"{live.url}/userinfo", timeout=10, headers={"Authorization": f"Bearer {access_token}"}
+    )
     return resp.status_code, resp.headers.get("WWW-Authenticate", "")
 
 
@@ -119,8 +142,7 @@ def released(items: list[str]) -> set[str]:
     return set().union(*(RELEASED[i] for i in items))
 
 
-def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, permits,
-                                                               artifacts):
+def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, permits, artifacts):
     page = phone_page
     citizen = live.make_citizen()
 
@@ -215,15 +237,17 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     card = portal_card(page, permits)
     expect(card).to_be_visible()
     granted = card.locator("li[data-claim]:has(button.withdraw-claim)").evaluate_all(
-        "items => items.map(li => li.dataset.claim)")
+        "items => items.map(li => li.dataset.claim)"
+    )
     assert granted == FIRST_ASK, granted
     assert_no_horizontal_scroll(page)
     shoot(page, artifacts, "account-portals", live)
 
     # Withdrawing one claim stops it at once: the portal's next userinfo lacks it.
     card.locator('li[data-claim="gender"] button.withdraw-claim').click()
-    expect(portal_card(page, permits).locator(
-        'li[data-claim="gender"] button.withdraw-claim')).to_have_count(0)
+    expect(
+        portal_card(page, permits).locator('li[data-claim="gender"] button.withdraw-claim')
+    ).to_have_count(0)
     page.goto(permits.url + "/")
     expect(page.locator("#signed-in")).to_be_visible()
     assert claim(page, "gender", 3) == ""  # userinfo: no longer released
@@ -238,7 +262,8 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     assert channels[0] == "userinfo", channels  # newest first: the page just loaded
     assert "id_token" in channels, channels
     newest = rows.first.locator("li[data-claim]").evaluate_all(
-        "items => items.map(li => li.dataset.claim)")
+        "items => items.map(li => li.dataset.claim)"
+    )
     assert "gender" not in newest, newest
     assert "name" in newest, newest
     history_text = page.locator("#history").inner_text()
@@ -248,7 +273,8 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     # (iv) Withdraw the whole grant.
     page.goto(live.url + "/account/portals")
     withdraw = portal_card(page, permits).locator(
-        f"button.withdraw-grant#withdraw-{permits.client_id}")
+        f"button.withdraw-grant#withdraw-{permits.client_id}"
+    )
     expect(withdraw).to_be_visible()
     withdraw.click()
     expect(page.locator("#past-connections")).to_contain_text(permits.name)
@@ -290,8 +316,9 @@ def test_clearing_a_required_claim_is_explained(phone_page, live, permits, artif
     # (v) Clear a required claim (and an optional one) and agree.
     box(page, "name").uncheck()
     box(page, "gender").uncheck()
-    with page.expect_response(lambda r: r.request.method == "POST"
-                              and path_of(r.url) == "/consent") as answer:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and path_of(r.url) == "/consent"
+    ) as answer:
         page.click("#approve")
     assert answer.value.status == 400
     error = page.locator("#consent-error")
@@ -315,13 +342,18 @@ def test_clearing_a_required_claim_is_explained(phone_page, live, permits, artif
 
 def test_portal_asks_only_for_scopes_it_is_configured_for(live, permits):
     """/login?scope=... may ask for the default scopes and the extra ones, nothing else."""
+
     def login(scope: str | None) -> requests.Response:
         params = {} if scope is None else {"scope": scope}
-        return requests.get(permits.url + "/login", params=params, timeout=10,
-                            allow_redirects=False)
+        return requests.get(
+            permits.url + "/login", params=params, timeout=10, allow_redirects=False
+        )
 
-    for scope, expected in ((None, SCOPE), ("openid profile email", "openid profile email"),
-                            (f"{SCOPE} {EXTRA_SCOPE}", f"{SCOPE} {EXTRA_SCOPE}")):
+    for scope, expected in (
+        (None, SCOPE),
+        ("openid profile email", "openid profile email"),
+        (f"{SCOPE} {EXTRA_SCOPE}", f"{SCOPE} {EXTRA_SCOPE}"),
+    ):
         resp = login(scope)
         assert resp.status_code == 302, (scope, resp.status_code)
         location = resp.headers["Location"]

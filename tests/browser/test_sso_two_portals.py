@@ -74,8 +74,13 @@ def assert_consent_lists(page: Any, portal_key: str, expected: list[str]) -> Non
 
 def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, portals):
     land, business = portals
-    data = profile_data(gender="female", family_name=FAMILY, middle_name=MIDDLE,
-                        given_name=GIVEN, province=PROVINCE_DA_NANG)
+    data = profile_data(
+        gender="female",
+        family_name=FAMILY,
+        middle_name=MIDDLE,
+        given_name=GIVEN,
+        province=PROVINCE_DA_NANG,
+    )
     commune_name = dict(communes(int(PROVINCE_DA_NANG)))[int(data["commune"])]
 
     # (1) Portal 1 → the provider's sign-in page → "declare your identity once".
@@ -211,8 +216,10 @@ def test_do_not_share_returns_access_denied_to_the_portal(page, live, portals):
     expect(page.locator("#deny")).to_be_visible()
 
     callbacks: list[str] = []
-    page.on("request", lambda req: req.url.startswith(land.url + "/callback")
-            and callbacks.append(req.url))
+    page.on(
+        "request",
+        lambda req: req.url.startswith(land.url + "/callback") and callbacks.append(req.url),
+    )
     page.click("#deny")
     expect(page.locator("#portal-error")).to_be_visible()
     expect(page.locator("#portal-error")).to_contain_text("access_denied")

@@ -19,8 +19,12 @@ def csrf(client, path):
 
 def register(client, **overrides):
     data = profile_data(**overrides)
-    form = {**data, "password": PASSWORD, "password_confirm": PASSWORD,
-            "csrf_token": csrf(client, "/register")}
+    form = {
+        **data,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "csrf_token": csrf(client, "/register"),
+    }
     return data, client.post("/register", data=form)
 
 
@@ -49,21 +53,33 @@ def test_one_cccd_one_account(client, db):
     data, first = register(client)
     assert first.status_code == 303
     client.post("/signout", data={"csrf_token": csrf(client, "/account")})
-    form = {**profile_data(), "cccd": data["cccd"], "birthdate": data["birthdate"],
-            "gender": data["gender"], "password": PASSWORD, "password_confirm": PASSWORD,
-            "csrf_token": csrf(client, "/register")}
+    form = {
+        **profile_data(),
+        "cccd": data["cccd"],
+        "birthdate": data["birthdate"],
+        "gender": data["gender"],
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "csrf_token": csrf(client, "/register"),
+    }
     second = client.post("/register", data=form)
     assert second.status_code == 400
-    assert db.scalar(select(func.count()).select_from(Citizen).where(
-        Citizen.cccd == data["cccd"])) == 1
+    assert (
+        db.scalar(select(func.count()).select_from(Citizen).where(Citizen.cccd == data["cccd"]))
+        == 1
+    )
 
 
 def test_cccd_mismatch_is_a_field_error_and_nothing_is_written(client, db):
     before = db.scalar(select(func.count()).select_from(Citizen))
     data = profile_data(gender="female", birthdate="2001-03-04")
     data["cccd"] = data["cccd"][:4] + "99" + data["cccd"][6:]  # wrong year
-    form = {**data, "password": PASSWORD, "password_confirm": PASSWORD,
-            "csrf_token": csrf(client, "/register")}
+    form = {
+        **data,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "csrf_token": csrf(client, "/register"),
+    }
     resp = client.post("/register", data=form)
     assert resp.status_code == 400
     assert 'id="cccd-error"' in resp.get_data(as_text=True)
@@ -73,14 +89,17 @@ def test_cccd_mismatch_is_a_field_error_and_nothing_is_written(client, db):
 def test_sign_in_failure_is_generic(client, db, settings):
     citizen = make_citizen(db, settings)
     token = csrf(client, "/signin")
-    wrong_pw = client.post("/signin", data={"identifier": citizen.cccd, "password": "nope!nope",
-                                            "csrf_token": token})
-    no_account = client.post("/signin", data={"identifier": "001099999999",
-                                              "password": PASSWORD, "csrf_token": token})
+    wrong_pw = client.post(
+        "/signin", data={"identifier": citizen.cccd, "password": "nope!nope", "csrf_token": token}
+    )
+    no_account = client.post(
+        "/signin", data={"identifier": "001099999999", "password": PASSWORD, "csrf_token": token}
+    )
     assert wrong_pw.status_code == no_account.status_code == 401
     strip = re.compile(r'name="(csrf_token|identifier)" value="[^"]*"')
     assert strip.sub("", wrong_pw.get_data(as_text=True)) == strip.sub(
-        "", no_account.get_data(as_text=True))
+        "", no_account.get_data(as_text=True)
+    )
 
 
 def test_session_id_rotates_at_sign_in(client, db, settings):
@@ -89,8 +108,14 @@ def test_session_id_rotates_at_sign_in(client, db, settings):
     headers = []
 
     def sign_in():
-        resp = client.post("/signin", data={"identifier": citizen.cccd, "password": PASSWORD,
-                                            "csrf_token": csrf(client, "/signin")})
+        resp = client.post(
+            "/signin",
+            data={
+                "identifier": citizen.cccd,
+                "password": PASSWORD,
+                "csrf_token": csrf(client, "/signin"),
+            },
+        )
         headers.extend(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("idp_sso="))
         return client.get_cookie("idp_sso").value
 
@@ -107,20 +132,40 @@ def test_session_id_rotates_at_sign_in(client, db, settings):
 def test_edit_contacts_revalidates(client, db):
     data, _ = register(client)
     token = csrf(client, "/account")
-    bad = client.post("/account/contacts", data={
-        "csrf_token": token, "phone": "12", "email": "x@", "province": "48",
-        "commune": "70", "street": ""})
+    bad = client.post(
+        "/account/contacts",
+        data={
+            "csrf_token": token,
+            "phone": "12",
+            "email": "x@",
+            "province": "48",
+            "commune": "70",
+            "street": "",
+        },
+    )
     assert bad.status_code == 400
     body = bad.get_data(as_text=True)
     assert 'id="phone-error"' in body
     assert 'id="commune-error"' in body
-    good = client.post("/account/contacts", data={
-        "csrf_token": token, "phone": "0912345678", "email": "moi@example.vn",
-        "province": "1", "commune": "70", "street": "1 Tràng Tiền"})
+    good = client.post(
+        "/account/contacts",
+        data={
+            "csrf_token": token,
+            "phone": "0912345678",
+            "email": "moi@example.vn",
+            "province": "1",
+            "commune": "70",
+            "street": "1 Tràng Tiền",
+        },
+    )
     assert good.status_code == 200
     citizen = db.scalar(select(Citizen).where(Citizen.cccd == data["cccd"]))
     assert (citizen.phone, citizen.email, citizen.province_code, citizen.ward_code) == (
-        "+84912345678", "moi@example.vn", 1, 70)
+        "+84912345678",
+        "moi@example.vn",
+        1,
+        70,
+    )
 
 
 def test_sign_out_ends_the_session(client):
@@ -144,8 +189,11 @@ def test_desk_password_link_is_single_use(client, db, settings, app_ctx):
     db.commit()
     page = client.get(f"/set-password/{token}")
     assert page.status_code == 200
-    form = {"password": "một mật khẩu mới", "password_confirm": "một mật khẩu mới",
-            "csrf_token": CSRF.search(page.get_data(as_text=True)).group(1)}
+    form = {
+        "password": "một mật khẩu mới",
+        "password_confirm": "một mật khẩu mới",
+        "csrf_token": CSRF.search(page.get_data(as_text=True)).group(1),
+    }
     resp = client.post(f"/set-password/{token}", data=form)
     assert resp.status_code == 303
     assert client.get(f"/set-password/{token}").status_code == 400
@@ -169,17 +217,23 @@ def test_cookies_are_secure_when_the_issuer_is_https(backend, db, store, tmp_pat
     from idp import create_app
     from tests.conftest import base_settings
 
-    settings = base_settings(tmp_path, issuer="https://id.danang.example",
-                             database_url=backend.database_url, redis_url=backend.redis_url)
+    settings = base_settings(
+        tmp_path,
+        issuer="https://id.danang.example",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+    )
     app = create_app(settings, engine=backend.engine, session_factory=lambda: db, store=store)
     client = app.test_client()
     citizen = make_citizen(db, settings)
     page = client.get("/signin", base_url="https://id.danang.example")
     token = CSRF.search(page.get_data(as_text=True)).group(1)
-    resp = client.post("/signin", base_url="https://id.danang.example",
-                       data={"identifier": citizen.cccd, "password": PASSWORD,
-                             "csrf_token": token},
-                       headers={"Referer": "https://id.danang.example/signin"})
+    resp = client.post(
+        "/signin",
+        base_url="https://id.danang.example",
+        data={"identifier": citizen.cccd, "password": PASSWORD, "csrf_token": token},
+        headers={"Referer": "https://id.danang.example/signin"},
+    )
     assert resp.status_code == 303
     cookies = resp.headers.getlist("Set-Cookie")
     assert cookies

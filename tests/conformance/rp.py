@@ -100,8 +100,9 @@ class RP:
     @property
     def config(self) -> dict[str, Any]:
         if not self._config:
-            resp = requests.get(f"{self.live.url}/.well-known/openid-configuration",
-                                timeout=TIMEOUT)
+            resp = requests.get(
+                f"{self.live.url}/.well-known/openid-configuration", timeout=TIMEOUT
+            )
             assert resp.status_code == 200
             self._config.update(resp.json())
         return self._config
@@ -137,11 +138,21 @@ class RP:
         params.update(overrides)
         return AuthRequest({k: str(v) for k, v in params.items() if v is not None}, verifier)
 
-    def authorize(self, ua: UserAgent, citizen: dict[str, Any] | None, req: AuthRequest, *,
-                  method: str = "GET", consent: str | None = "approve") -> Outcome:
+    def authorize(
+        self,
+        ua: UserAgent,
+        citizen: dict[str, Any] | None,
+        req: AuthRequest,
+        *,
+        method: str = "GET",
+        consent: str | None = "approve",
+    ) -> Outcome:
         """Send the request through the browser; sign in and consent when asked."""
-        creds = ({"identifier": citizen["identifier"], "password": citizen["password"]}
-                 if citizen else {})
+        creds = (
+            {"identifier": citizen["identifier"], "password": citizen["password"]}
+            if citizen
+            else {}
+        )
         if method == "POST":
             out = ua.authorize(method="POST", data=req.params, consent=consent, **creds)
         else:
@@ -195,8 +206,13 @@ class RP:
 
     # -- the token endpoint ---------------------------------------------------------
 
-    def token_request(self, data: dict[str, Any], *, auth_method: str | None = None,
-                      portal: dict[str, Any] | None = None) -> requests.Response:
+    def token_request(
+        self,
+        data: dict[str, Any],
+        *,
+        auth_method: str | None = None,
+        portal: dict[str, Any] | None = None,
+    ) -> requests.Response:
         """POST to the token endpoint with the portal's client authentication."""
         portal = portal or self.portal
         method = auth_method or self.auth_method
@@ -206,17 +222,22 @@ class RP:
             auth = (portal["client_id"], portal["client_secret"])
         elif method == "client_secret_post":
             data.update(client_id=portal["client_id"], client_secret=portal["client_secret"])
-        resp = requests.post(self.config["token_endpoint"], data=data, auth=auth,
-                             timeout=TIMEOUT)
+        resp = requests.post(self.config["token_endpoint"], data=data, auth=auth, timeout=TIMEOUT)
         # Every token endpoint answer must not be cached (RFC 6749 §5.1, §5.2).
         assert resp.headers.get("Cache-Control") == "no-store", resp.headers
         return resp
 
     def exchange(self, code: str, req: AuthRequest, **kw: Any) -> requests.Response:
         """Exchange an authorization code (with the PKCE verifier)."""
-        return self.token_request({"grant_type": "authorization_code", "code": code,
-                                   "redirect_uri": self.redirect_uri,
-                                   "code_verifier": req.verifier}, **kw)
+        return self.token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.redirect_uri,
+                "code_verifier": req.verifier,
+            },
+            **kw,
+        )
 
     def tokens(self, resp: requests.Response, req: AuthRequest) -> Tokens:
         """Validate a successful token response and its ID token (OIDC Core §3.1.3.3)."""
@@ -234,8 +255,9 @@ class RP:
         assert claims["at_hash"] == b64url_sha256_half(body["access_token"])
         return Tokens(resp, body, body["id_token"], header, claims)
 
-    def validate_id_token(self, id_token: str, *, nonce: str | None,
-                          alg: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def validate_id_token(
+        self, id_token: str, *, nonce: str | None, alg: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Verify signature (served JWKS, kid), iss, aud, exp, iat, sub, nonce."""
         expected_alg = alg or self.portal.get("id_token_alg", "RS256")
         jwks = self.jwks()
@@ -269,9 +291,15 @@ class RP:
         assert claims["auth_time"] <= claims["iat"] + 5
         return header, claims
 
-    def code_flow(self, ua: UserAgent, citizen: dict[str, Any] | None, *,
-                  method: str = "GET", consent: str | None = "approve",
-                  **params: Any) -> tuple[AuthRequest, Outcome, Tokens]:
+    def code_flow(
+        self,
+        ua: UserAgent,
+        citizen: dict[str, Any] | None,
+        *,
+        method: str = "GET",
+        consent: str | None = "approve",
+        **params: Any,
+    ) -> tuple[AuthRequest, Outcome, Tokens]:
         """Run a whole successful code flow and return the request, outcome and tokens."""
         req = self.request(**params)
         out = self.authorize(ua, citizen, req, method=method, consent=consent)
@@ -304,12 +332,26 @@ class RP:
 
 # -- OIDC Core §5.1 standard claim types (the suite's ValidateUserInfoStandardClaims) --
 
-_STRING_CLAIMS = {"sub", "name", "given_name", "family_name", "middle_name", "nickname",
-                  "preferred_username", "profile", "picture", "website", "email", "gender",
-                  "birthdate", "zoneinfo", "locale", "phone_number"}
+_STRING_CLAIMS = {
+    "sub",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "email",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
+}
 _BOOL_CLAIMS = {"email_verified", "phone_number_verified"}
-_ADDRESS_MEMBERS = {"formatted", "street_address", "locality", "region", "postal_code",
-                    "country"}
+_ADDRESS_MEMBERS = {"formatted", "street_address", "locality", "region", "postal_code", "country"}
 
 
 def check_standard_claims(info: dict[str, Any]) -> None:

@@ -69,14 +69,25 @@ def test_oidcc_server(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
     assert tokens.claims["at_hash"] == b64url_sha256_half(tokens.access_token)
     # EnsureIdTokenDoesNotContainName is only a WARNING in the suite, and this provider
     # does put the granted scopes' claims in the ID token as well; but nothing beyond them.
-    protocol = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
-                "at_hash", "sid", "azp"}
+    protocol = {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "at_hash",
+        "sid",
+        "azp",
+    }
     assert set(tokens.claims) - protocol <= SCOPE_CLAIMS["profile"] | {"middle_name"}
     assert rp.userinfo_claims(tokens)["sub"] == tokens.claims["sub"]
 
 
-def test_oidcc_server_client_secret_post(live: Any, ua: UserAgent,
-                                         citizen: dict[str, Any]) -> None:
+def test_oidcc_server_client_secret_post(live: Any, ua: UserAgent, citizen: dict[str, Any]) -> None:
     """oidcc-server-client-secret-post: "Tests 'happy flow' using client_secret_post client
     authentication".
 
@@ -148,7 +159,8 @@ def test_oidcc_idtoken_unsigned(live: Any, rp: RP) -> None:
 
 
 def test_oidcc_ensure_request_without_nonce_succeeds_for_code_flow(
-        rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-ensure-request-without-nonce-succeeds-for-code-flow: "This test should end with
     the authorization server issuing an authorization code, even though a nonce was not
     supplied."
@@ -260,8 +272,9 @@ def test_oidcc_scope_all(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None
     assert "cccd" not in info, "the citizen ID number needs its own scope"
 
 
-def test_oidcc_ensure_other_scope_order_succeeds(rp: RP, ua: UserAgent,
-                                                 citizen: dict[str, Any]) -> None:
+def test_oidcc_ensure_other_scope_order_succeeds(
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-ensure-other-scope-order-succeeds: "This test makes a scope=openid email request,
     but with the order of the entries in the 'scope' reversed, which must succeed. As per
     RFC6749 section 3.3, 'If the value contains multiple space-delimited strings, their
@@ -288,8 +301,9 @@ def test_oidcc_codereuse(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None
     assert_oauth_error_json(rp.exchange(code, req), "invalid_grant")
 
 
-def test_oidcc_codereuse_30seconds(live: Any, rp: RP, ua: UserAgent,
-                                   citizen: dict[str, Any]) -> None:
+def test_oidcc_codereuse_30seconds(
+    live: Any, rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-codereuse-30seconds: "This test tries using an authorization code for a second
     time, 30 seconds after the first use. The server must return an invalid_grant error as
     the authorization code has already been used. The originally issued access token should
@@ -312,14 +326,17 @@ def test_oidcc_codereuse_30seconds(live: Any, rp: RP, ua: UserAgent,
     after = rp.userinfo(tokens.access_token)
     assert after.status_code == 401
     assert 'error="invalid_token"' in after.headers["WWW-Authenticate"]
-    introspected = requests.post(rp.config["introspection_endpoint"],
-                                 data={"token": tokens.access_token},
-                                 auth=(rp.client_id, rp.portal["client_secret"]),
-                                 timeout=TIMEOUT)
+    introspected = requests.post(
+        rp.config["introspection_endpoint"],
+        data={"token": tokens.access_token},
+        auth=(rp.client_id, rp.portal["client_secret"]),
+        timeout=TIMEOUT,
+    )
     assert introspected.status_code == 200
     assert introspected.json() == {"active": False}
-    assert_oauth_error_json(rp.token_request({"grant_type": "refresh_token",
-                                              "refresh_token": refresh}), "invalid_grant")
+    assert_oauth_error_json(
+        rp.token_request({"grant_type": "refresh_token", "refresh_token": refresh}), "invalid_grant"
+    )
 
 
 def test_oidcc_ensure_registered_redirect_uri(live: Any, rp: RP, ua: UserAgent) -> None:
@@ -332,8 +349,12 @@ def test_oidcc_ensure_registered_redirect_uri(live: Any, rp: RP, ua: UserAgent) 
     the provider, never a redirect.
     """
     registered = rp.redirect_uri
-    for bad in ("https://attacker.example/cb-" + rp.client_id[:6],
-                registered + "?x=1", registered + "/", registered.replace("callback", "Callback")):
+    for bad in (
+        "https://attacker.example/cb-" + rp.client_id[:6],
+        registered + "?x=1",
+        registered + "/",
+        registered.replace("callback", "Callback"),
+    ):
         req = rp.request(redirect_uri=bad)
         resp = ua.http.get(ua.auth_url(**req.params), allow_redirects=False, timeout=TIMEOUT)
         assert resp.status_code == 400, (bad, resp.status_code)
@@ -343,8 +364,7 @@ def test_oidcc_ensure_registered_redirect_uri(live: Any, rp: RP, ua: UserAgent) 
         assert "redirect" in resp.text.lower()
 
 
-def test_oidcc_ensure_post_request_succeeds(rp: RP, ua: UserAgent,
-                                            citizen: dict[str, Any]) -> None:
+def test_oidcc_ensure_post_request_succeeds(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
     """oidcc-ensure-post-request-succeeds: "The test makes the call to the authorization
     endpoint as a POST request. The authentication should complete successfully and the
     authorization server is expected to call the redirect_uri URL within 30 seconds."
@@ -356,8 +376,9 @@ def test_oidcc_ensure_post_request_succeeds(rp: RP, ua: UserAgent,
     assert rp.userinfo_claims(tokens)["email"] == citizen["profile"]["email"]
 
 
-def test_oidcc_ensure_request_with_valid_pkce_succeeds(rp: RP, ua: UserAgent,
-                                                       citizen: dict[str, Any]) -> None:
+def test_oidcc_ensure_request_with_valid_pkce_succeeds(
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-ensure-request-with-valid-pkce-succeeds: "This test makes an authorization request
     using valid PKCE (RFC7636), which must succeed."
 
@@ -368,17 +389,23 @@ def test_oidcc_ensure_request_with_valid_pkce_succeeds(rp: RP, ua: UserAgent,
     assert rp.config["code_challenge_methods_supported"] == ["S256"]
     req = rp.request()
     code = rp.check_success(rp.authorize(ua, citizen, req), req)
-    wrong = rp.token_request({"grant_type": "authorization_code", "code": code,
-                              "redirect_uri": rp.redirect_uri,
-                              "code_verifier": req.verifier[:-1]
-                              + ("B" if req.verifier.endswith("A") else "A")})
+    wrong = rp.token_request(
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": req.verifier[:-1] + ("B" if req.verifier.endswith("A") else "A"),
+        }
+    )
     assert wrong.status_code == 400
     assert wrong.json()["error"] in ("invalid_grant", "invalid_request")
     # A failed verifier check burns the code (it was taken); a fresh flow succeeds.
     rp.code_flow(ua, citizen)
 
-    for missing in ({"code_challenge": None, "code_challenge_method": None},
-                    {"code_challenge_method": "plain"}):
+    for missing in (
+        {"code_challenge": None, "code_challenge_method": None},
+        {"code_challenge_method": "plain"},
+    ):
         req = rp.request(**missing)
         out = rp.authorize(ua, citizen, req)
         rp.check_error(out, req, "invalid_request")
@@ -404,14 +431,20 @@ def test_oidcc_refresh_token(live: Any, ua: UserAgent, citizen: dict[str, Any]) 
     _, _, plain = rp1.code_flow(ua, citizen, scope="openid offline_access")
     assert "refresh_token" not in plain.body, "offline_access needs prompt=consent"
 
-    _, out, first = rp1.code_flow(ua, citizen, scope="openid offline_access profile",
-                                  prompt="consent")
+    _, out, first = rp1.code_flow(
+        ua, citizen, scope="openid offline_access profile", prompt="consent"
+    )
     assert "/consent" in out.pages
     refresh = first.body["refresh_token"]
     assert all(0x20 <= ord(c) <= 0x7E for c in refresh)
     assert len(refresh) >= 22
-    resp = rp1.token_request({"grant_type": "refresh_token", "refresh_token": refresh,
-                              "scope": "openid offline_access profile"})
+    resp = rp1.token_request(
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh,
+            "scope": "openid offline_access profile",
+        }
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"].startswith("application/json")
     body = resp.json()
@@ -422,13 +455,17 @@ def test_oidcc_refresh_token(live: Any, ua: UserAgent, citizen: dict[str, Any]) 
         _, claims = rp1.validate_id_token(body["id_token"], nonce=None)
         for name in ("iss", "sub", "aud", "auth_time"):
             assert claims[name] == first.claims[name]
-    info = requests.get(rp1.config["userinfo_endpoint"], timeout=TIMEOUT,
-                        headers={"Authorization": f"Bearer {body['access_token']}"})
+    info = requests.get(
+        rp1.config["userinfo_endpoint"],
+        timeout=TIMEOUT,
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
     assert info.status_code == 200
     assert info.json()["sub"] == first.claims["sub"]
 
     # Client binding: client 2's refresh token is refused to client 1.
     _, _, second = rp2.code_flow(ua, citizen, scope="openid offline_access", prompt="consent")
-    stolen = rp1.token_request({"grant_type": "refresh_token",
-                                "refresh_token": second.body["refresh_token"]})
+    stolen = rp1.token_request(
+        {"grant_type": "refresh_token", "refresh_token": second.body["refresh_token"]}
+    )
     assert_oauth_error_json(stolen, "invalid_grant")

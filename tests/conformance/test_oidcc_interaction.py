@@ -94,8 +94,16 @@ def test_oidcc_prompt_none_not_logged_in(rp: RP, ua: UserAgent) -> None:
     assert len(req.params["state"]) == 128
     out = rp.authorize(ua, None, req, consent=None)
     assert out.pages == []
-    rp.check_error(out, req, {"login_required", "interaction_required", "consent_required",
-                              "account_selection_required"})
+    rp.check_error(
+        out,
+        req,
+        {
+            "login_required",
+            "interaction_required",
+            "consent_required",
+            "account_selection_required",
+        },
+    )
 
 
 def test_oidcc_prompt_none_logged_in(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
@@ -153,7 +161,8 @@ def test_oidcc_max_age_10000(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> 
 
 
 def test_oidcc_ensure_request_with_unknown_parameter_succeeds(
-        rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-ensure-request-with-unknown-parameter-succeeds: "The test includes the parameter
     extra=foobar (which is not defined by any specification) in the request to the
     authorization endpoint, and the authentication must complete successfully with the
@@ -176,8 +185,9 @@ def test_oidcc_id_token_hint(live: Any, rp: RP, ua: UserAgent, citizen: dict[str
     ``login_required`` under prompt=none.
     """
     first = _signed_in(rp, ua, citizen)
-    _, out, second = rp.code_flow(ua, None, prompt="none", id_token_hint=first.id_token,
-                                  consent=None)
+    _, out, second = rp.code_flow(
+        ua, None, prompt="none", id_token_hint=first.id_token, consent=None
+    )
     assert out.pages == []
     assert second.claims["sub"] == first.claims["sub"]
     assert second.claims["auth_time"] == first.claims["auth_time"]
@@ -205,8 +215,7 @@ def test_oidcc_login_hint(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> Non
     req = rp.request(login_hint=citizen["identifier"])
     page = rp.first_page(ua, req)
     assert f'name="identifier" value="{citizen["identifier"]}"' in page.text
-    out = ua.authorize(page.url, identifier=citizen["identifier"],
-                       password=citizen["password"])
+    out = ua.authorize(page.url, identifier=citizen["identifier"], password=citizen["password"])
     rp.tokens(rp.exchange(rp.check_success(out, req), req), req)
 
 
@@ -227,8 +236,9 @@ def test_oidcc_ui_locales(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> Non
     req = rp.request(ui_locales="se en-GB", scope="openid email")
     page = rp.first_page(ua, req)
     assert _HTML_LANG.search(page.text).group(1) == "en"
-    consent = ua.post_form(page, "/signin", identifier=citizen["identifier"],
-                           password=citizen["password"])
+    consent = ua.post_form(
+        page, "/signin", identifier=citizen["identifier"], password=citizen["password"]
+    )
     while consent.status_code in (302, 303):
         location = consent.headers["Location"]
         assert location.startswith("/"), f"left the provider before consent: {location}"
@@ -252,8 +262,9 @@ def test_oidcc_claims_locales(rp: RP, ua: UserAgent, citizen: dict[str, Any]) ->
     assert not any("#" in name for name in info), "no language-tagged claims"
 
 
-def test_oidcc_ensure_request_with_acr_values_succeeds(rp: RP, ua: UserAgent,
-                                                       citizen: dict[str, Any]) -> None:
+def test_oidcc_ensure_request_with_acr_values_succeeds(
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-ensure-request-with-acr-values-succeeds: "This test will send an acr_values
     containing the authorization server's advertised acr_values_supported (or if none
     advertised, the values '1' and '2'). The authorization must succeed, and the returned

@@ -19,9 +19,15 @@ from tests.support.useragent import Outcome, UserAgent
 
 # -- discovery ------------------------------------------------------------------------
 
-REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
-            "response_types_supported", "subject_types_supported",
-            "id_token_signing_alg_values_supported")
+REQUIRED = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "response_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+)
 RECOMMENDED = ("userinfo_endpoint", "scopes_supported", "claims_supported")
 
 
@@ -36,8 +42,7 @@ def test_discovery_is_complete(live: Any, rp: RP) -> None:
     assert "openid" in meta["scopes_supported"]
     for claim in ("sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "acr"):
         assert claim in meta["claims_supported"], claim
-    rfc8414 = requests.get(f"{live.url}/.well-known/oauth-authorization-server",
-                           timeout=TIMEOUT)
+    rfc8414 = requests.get(f"{live.url}/.well-known/oauth-authorization-server", timeout=TIMEOUT)
     assert rfc8414.status_code == 200
     assert rfc8414.json() == meta
 
@@ -67,18 +72,26 @@ def test_discovery_is_honest(live: Any, rp: RP) -> None:
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key), "public keys only"
     assert len({k["kid"] for k in jwks["keys"]}) == len(jwks["keys"])
     for method in meta["token_endpoint_auth_methods_supported"]:
-        assert method in ("client_secret_basic", "client_secret_post", "none",
-                          "private_key_jwt", "client_secret_jwt")
+        assert method in (
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+            "private_key_jwt",
+            "client_secret_jwt",
+        )
 
     # Every advertised endpoint answers as the protocol says (unauthenticated probes).
     assert meta["authorization_endpoint"] == f"{live.url}/authorize"
-    page = requests.get(meta["authorization_endpoint"], allow_redirects=False,
-                        timeout=TIMEOUT)
+    page = requests.get(meta["authorization_endpoint"], allow_redirects=False, timeout=TIMEOUT)
     assert page.status_code == 400
     assert page.headers["Content-Type"].startswith("text/html")
-    assert_oauth_error_json(requests.post(meta["token_endpoint"], timeout=TIMEOUT,
-                                          data={"grant_type": "authorization_code"}),
-                            "invalid_client", 401)
+    assert_oauth_error_json(
+        requests.post(
+            meta["token_endpoint"], timeout=TIMEOUT, data={"grant_type": "authorization_code"}
+        ),
+        "invalid_client",
+        401,
+    )
     info = requests.get(meta["userinfo_endpoint"], timeout=TIMEOUT)
     assert info.status_code == 401
     assert info.headers["WWW-Authenticate"].startswith("Bearer")
@@ -95,8 +108,15 @@ def test_discovery_is_honest(live: Any, rp: RP) -> None:
             assert value.startswith(live.url + "/") or value == live.url, name
 
 
-IMPLICIT_AND_HYBRID = ("id_token", "token", "id_token token", "code id_token", "code token",
-                       "code id_token token", "none")
+IMPLICIT_AND_HYBRID = (
+    "id_token",
+    "token",
+    "id_token token",
+    "code id_token",
+    "code token",
+    "code id_token token",
+    "none",
+)
 
 
 def test_implicit_and_hybrid_are_refused(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
@@ -118,23 +138,34 @@ def test_implicit_and_hybrid_are_refused(rp: RP, ua: UserAgent, citizen: dict[st
 # -- token endpoint caching -----------------------------------------------------------
 
 
-def test_token_responses_are_never_cached(rp: RP, ua: UserAgent,
-                                          citizen: dict[str, Any]) -> None:
+def test_token_responses_are_never_cached(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
     """RFC 6749 §5.1: ``Cache-Control: no-store`` (and ``Pragma: no-cache``) on every token
     response: success, refresh, and each kind of error. (``rp.token_request`` asserts the
     header on every call; the Pragma header is checked here.)"""
-    req, _, tokens = rp.code_flow(ua, citizen, scope="openid offline_access",
-                                  prompt="consent")
+    req, _, tokens = rp.code_flow(ua, citizen, scope="openid offline_access", prompt="consent")
     responses = [tokens.response]
-    responses.append(rp.token_request({"grant_type": "refresh_token",
-                                       "refresh_token": tokens.body["refresh_token"]}))
-    responses.append(rp.token_request({"grant_type": "authorization_code", "code": "nope",
-                                       "redirect_uri": rp.redirect_uri,
-                                       "code_verifier": req.verifier}))
-    responses.append(rp.token_request({"grant_type": "password", "username": "a",
-                                       "password": "b"}))
-    responses.append(rp.token_request({"grant_type": "authorization_code", "code": "x"},
-                                      portal=dict(rp.portal, client_secret="wrong")))
+    responses.append(
+        rp.token_request(
+            {"grant_type": "refresh_token", "refresh_token": tokens.body["refresh_token"]}
+        )
+    )
+    responses.append(
+        rp.token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": "nope",
+                "redirect_uri": rp.redirect_uri,
+                "code_verifier": req.verifier,
+            }
+        )
+    )
+    responses.append(rp.token_request({"grant_type": "password", "username": "a", "password": "b"}))
+    responses.append(
+        rp.token_request(
+            {"grant_type": "authorization_code", "code": "x"},
+            portal=dict(rp.portal, client_secret="wrong"),
+        )
+    )
     assert [r.status_code for r in responses] == [200, 200, 400, 400, 401]
     for resp in responses:
         assert resp.headers["Cache-Control"] == "no-store"
@@ -151,8 +182,9 @@ def _assert_unframeable(resp: requests.Response) -> None:
     assert resp.headers.get("X-Frame-Options") == "DENY", resp.url
 
 
-def test_every_html_page_refuses_framing(live: Any, rp: RP, ua: UserAgent,
-                                         citizen: dict[str, Any]) -> None:
+def test_every_html_page_refuses_framing(
+    live: Any, rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """Clickjacking (RFC 6749 §10.13, RFC 9700 §4.16): every HTML page of the provider —
     home, sign-in, registration, consent, account, sign-out, error pages — sends
     ``frame-ancestors 'none'`` and ``X-Frame-Options: DENY``."""
@@ -165,39 +197,55 @@ def test_every_html_page_refuses_framing(live: Any, rp: RP, ua: UserAgent,
         return resp
 
     anon = requests.Session()
-    for path in ("/", "/signin", "/register", "/account", "/authorize", "/no-such-page",
-                 "/set-password/" + "x" * 30, "/consent", "/authorize/resume/" + "y" * 30):
+    for path in (
+        "/",
+        "/signin",
+        "/register",
+        "/account",
+        "/authorize",
+        "/no-such-page",
+        "/set-password/" + "x" * 30,
+        "/consent",
+        "/authorize/resume/" + "y" * 30,
+    ):
         check(anon.get(live.url + path, allow_redirects=False, timeout=TIMEOUT))
     check(anon.post(live.url + "/signout", timeout=TIMEOUT, allow_redirects=False))
-    check(anon.post(live.url + "/signin", data={"identifier": "x", "password": "y"},
-                    timeout=TIMEOUT))
+    check(
+        anon.post(live.url + "/signin", data={"identifier": "x", "password": "y"}, timeout=TIMEOUT)
+    )
 
     # The pages of a real interaction: sign-in (with interaction), wrong password,
     # consent, then the account page and the sign-out page of a signed-in citizen.
     req = rp.request(scope="openid email")
     signin = check(rp.first_page(ua, req))
     check(ua.post_form(signin, "/signin", identifier=citizen["identifier"], password="bad"))
-    resp = ua.post_form(signin, "/signin", identifier=citizen["identifier"],
-                        password=citizen["password"])
+    resp = ua.post_form(
+        signin, "/signin", identifier=citizen["identifier"], password=citizen["password"]
+    )
     while resp.status_code in (302, 303):
-        resp = ua.http.get(live.url + resp.headers["Location"], allow_redirects=False,
-                           timeout=TIMEOUT)
+        resp = ua.http.get(
+            live.url + resp.headers["Location"], allow_redirects=False, timeout=TIMEOUT
+        )
     consent = check(resp)
     assert consent.url.split("?")[0].endswith("/consent")
     account = check(ua.http.get(live.url + "/account", timeout=TIMEOUT))
     assert account.status_code == 200
     check(ua.post_form(account, "/signout"))
     # An error page reached through a bad redirect_uri.
-    check(ua.http.get(ua.auth_url(**rp.request(redirect_uri="https://evil.example/").params),
-                      timeout=TIMEOUT))
+    check(
+        ua.http.get(
+            ua.auth_url(**rp.request(redirect_uri="https://evil.example/").params), timeout=TIMEOUT
+        )
+    )
     assert len(seen) >= 15, seen
 
 
 # -- ID token signatures --------------------------------------------------------------
 
 
-def test_id_token_es256_for_a_portal_that_registered_it(live: Any, ua: UserAgent,
-                                                        citizen: dict[str, Any]) -> None:
+def test_id_token_es256_for_a_portal_that_registered_it(
+    live: Any, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """A portal registered with ``id_token_signed_response_alg=ES256`` gets ES256 ID tokens
     whose kid names a P-256 key of the served JWKS; a default portal gets RS256."""
     portal = live.register_portal(id_token_signed_response_alg="ES256")
@@ -214,8 +262,7 @@ def test_id_token_es256_for_a_portal_that_registered_it(live: Any, ua: UserAgent
     assert tokens.id_header["alg"] == "RS256"
 
 
-def test_id_token_nonce_at_hash_auth_time(rp: RP, ua: UserAgent,
-                                          citizen: dict[str, Any]) -> None:
+def test_id_token_nonce_at_hash_auth_time(rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
     """The nonce comes back unchanged (OIDC Core §3.1.3.7 item 11), at_hash matches the
     access token (§3.3.2.11) and auth_time is present — checked by ``RP.tokens`` on every
     flow of this suite; here with a nonce full of characters a careless OP would mangle."""

@@ -48,7 +48,8 @@ def _redirect(rp: RP, ua: UserAgent, params: dict[str, str]) -> Outcome:
 
 
 def test_oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported(
-        rp: RP, ua: UserAgent, citizen: dict[str, Any]) -> None:
+    rp: RP, ua: UserAgent, citizen: dict[str, Any]
+) -> None:
     """oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported: "This test
     calls the authorization endpoint as normal, but passes a request_uri that points at an
     unsigned jwt. The authorization server must successfully complete the authorization, or
@@ -73,7 +74,8 @@ def test_oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupport
 
 
 def test_oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(
-        rp: RP, ua: UserAgent) -> None:
+    rp: RP, ua: UserAgent
+) -> None:
     """oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported: "This
     test sends a unsigned request object (by value) to the authorization endpoint. The
     server must either accept the request and process the authentication correctly, or
@@ -108,7 +110,9 @@ def test_oidcc_ensure_request_object_with_redirect_uri(rp: RP, ua: UserAgent) ->
     req = rp.request()
     obj = unsigned_request_object(rp, req)
     params = {k: req.params[k] for k in OUTER} | {
-        "request": obj, "redirect_uri": rp.redirect_uri + "/invalid"}
+        "request": obj,
+        "redirect_uri": rp.redirect_uri + "/invalid",
+    }
     resp = ua.http.get(ua.auth_url(**params), allow_redirects=False, timeout=TIMEOUT)
     assert resp.status_code == 400
     assert "Location" not in resp.headers

@@ -46,8 +46,15 @@ ITEM_OF = {c: i for i, cs in ITEM_CLAIMS.items() for c in cs}
 PERSONAL = frozenset(ITEM_OF)
 #: OIDC Core §5.4 (plus ``cccd``): the claims each scope asks for.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
-    "profile": ("name", "family_name", "middle_name", "given_name", "birthdate", "gender",
-                "updated_at"),
+    "profile": (
+        "name",
+        "family_name",
+        "middle_name",
+        "given_name",
+        "birthdate",
+        "gender",
+        "updated_at",
+    ),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
@@ -55,8 +62,23 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 }
 SCOPE_ITEMS = {s: tuple(dict.fromkeys(ITEM_OF[c] for c in cs)) for s, cs in SCOPE_CLAIMS.items()}
 #: Protocol claims an ID token may carry besides personal data.
-PROTOCOL = frozenset({"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
-                      "at_hash", "sid", "azp", "jti"})
+PROTOCOL = frozenset(
+    {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "at_hash",
+        "sid",
+        "azp",
+        "jti",
+    }
+)
 
 CONSENT_TABLES = ("consent_grants", "consent_claims", "consent_receipts")
 
@@ -66,14 +88,21 @@ _INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
 
 def purposes(items: Any, required: Any = (), tag: str = "") -> dict[str, Any]:
     """Declare a purpose (vi, en) for each item; ``required`` ones marked."""
-    return {i: {"purpose": {"vi": f"Mục đích {tag}{i}", "en": f"Purpose {tag}{i}"},
-                "required": i in set(required)} for i in items}
+    return {
+        i: {
+            "purpose": {"vi": f"Mục đích {tag}{i}", "en": f"Purpose {tag}{i}"},
+            "required": i in set(required),
+        }
+        for i in items
+    }
 
 
 def counts(db: Any, tables: tuple[str, ...] = CONSENT_TABLES) -> dict[str, int]:
     """Row counts of tables (to prove a refused step wrote nothing)."""
-    return {t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
-            for t in tables}
+    return {
+        t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
+        for t in tables
+    }
 
 
 @dataclass
@@ -85,13 +114,13 @@ class PortalInfo:
     name: str
 
 
-def new_portal(db: Any, *, scope: str = ALL_SCOPES, purposes: Any = None,
-               **kw: Any) -> PortalInfo:
+def new_portal(db: Any, *, scope: str = ALL_SCOPES, purposes: Any = None, **kw: Any) -> PortalInfo:
     """Register (and commit) a confidential portal declaring ``purposes``."""
     if purposes is None:
         purposes = default_purposes(scope)
-    portal, secret = make_portal(db, redirect_uris=[REDIRECT_URI], scope=scope,
-                                 purposes=purposes, **kw)
+    portal, secret = make_portal(
+        db, redirect_uris=[REDIRECT_URI], scope=scope, purposes=purposes, **kw
+    )
     info = PortalInfo(portal.client_id, secret, REDIRECT_URI, portal.id, portal.name)
     db.commit()
     return info
@@ -151,16 +180,28 @@ class Browser:
 
     # -- the front channel ------------------------------------------------------------
 
-    def start(self, portal: PortalInfo, *, scope: str = "openid profile",
-              claims: str | None = None, prompt: str | None = None,
-              state: str = "st-consent", **extra: Any) -> tuple[Any, str, str]:
+    def start(
+        self,
+        portal: PortalInfo,
+        *,
+        scope: str = "openid profile",
+        claims: str | None = None,
+        prompt: str | None = None,
+        state: str = "st-consent",
+        **extra: Any,
+    ) -> tuple[Any, str, str]:
         """Send an authorization request; return (first response, verifier, nonce)."""
         verifier, challenge = pkce_pair()
         nonce = secrets.token_urlsafe(8)
         params: dict[str, Any] = {
-            "response_type": "code", "client_id": portal.client_id,
-            "redirect_uri": portal.redirect_uri, "scope": scope, "state": state,
-            "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256",
+            "response_type": "code",
+            "client_id": portal.client_id,
+            "redirect_uri": portal.redirect_uri,
+            "scope": scope,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
         }
         if claims is not None:
             params["claims"] = claims
@@ -181,28 +222,46 @@ class Browser:
                 continue
             if resp.request.path == "/signin" and resp.status_code == 200:
                 inter = _INTERACTION.search(body(resp))
-                resp = self.client.post("/signin", data={
-                    "csrf_token": csrf_of(resp), "identifier": self.citizen.identifier,
-                    "password": self.citizen.password,
-                    "interaction": inter.group(1) if inter else ""})
+                resp = self.client.post(
+                    "/signin",
+                    data={
+                        "csrf_token": csrf_of(resp),
+                        "identifier": self.citizen.identifier,
+                        "password": self.citizen.password,
+                        "interaction": inter.group(1) if inter else "",
+                    },
+                )
                 assert resp.status_code == 303, (resp.status_code, body(resp)[:300])
                 continue
             return resp
         raise AssertionError("too many redirects")
 
-    def submit_consent(self, page: Any, *, decision: str = "approve",
-                       claims: list[str] | None = None) -> Any:
+    def submit_consent(
+        self, page: Any, *, decision: str = "approve", claims: list[str] | None = None
+    ) -> Any:
         """Post the consent form of ``page`` (the ticked boxes unless ``claims``)."""
         inter = _INTERACTION.search(body(page))
         assert inter, "no interaction on the consent page"
         if claims is None:
             claims = checked_claims(body(page))
-        return self.client.post("/consent", data={
-            "csrf_token": csrf_of(page), "interaction": inter.group(1),
-            "decision": decision, "claim": claims})
+        return self.client.post(
+            "/consent",
+            data={
+                "csrf_token": csrf_of(page),
+                "interaction": inter.group(1),
+                "decision": decision,
+                "claim": claims,
+            },
+        )
 
-    def authorize(self, portal: PortalInfo, *, decision: str = "approve",
-                  untick: Any = frozenset(), **params: Any) -> Outcome:
+    def authorize(
+        self,
+        portal: PortalInfo,
+        *,
+        decision: str = "approve",
+        untick: Any = frozenset(),
+        **params: Any,
+    ) -> Outcome:
         """Run an authorization to the portal's redirect; consent when asked."""
         resp, verifier, nonce = self.start(portal, **params)
         pages: list[str] = []
@@ -210,8 +269,9 @@ class Browser:
             resp = self.follow(resp, portal)
             if resp.status_code in (302, 303):
                 query = parse_qs(urlsplit(resp.headers["Location"]).query)
-                return Outcome({k: v[0] for k, v in query.items()}, verifier, nonce, pages,
-                               bool(pages))
+                return Outcome(
+                    {k: v[0] for k, v in query.items()}, verifier, nonce, pages, bool(pages)
+                )
             assert resp.request.path == "/consent", (resp.request.path, resp.status_code)
             assert resp.status_code == 200, (resp.status_code, body(resp)[:500])
             pages.append(body(resp))
@@ -225,20 +285,32 @@ class Browser:
     def token(self, portal: PortalInfo, outcome: Outcome) -> dict[str, Any]:
         """Exchange the outcome's code (PKCE S256) for tokens."""
         assert outcome.code, outcome.params
-        resp = self.client.post("/token", data={
-            "grant_type": "authorization_code", "code": outcome.code,
-            "redirect_uri": portal.redirect_uri, "code_verifier": outcome.verifier,
-        }, auth=(portal.client_id, portal.secret))
+        resp = self.client.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": outcome.code,
+                "redirect_uri": portal.redirect_uri,
+                "code_verifier": outcome.verifier,
+            },
+            auth=(portal.client_id, portal.secret),
+        )
         assert resp.status_code == 200, body(resp)
         return resp.get_json()
 
     def refresh(self, portal: PortalInfo, refresh_token: str) -> Any:
-        return self.client.post("/token", data={
-            "grant_type": "refresh_token", "refresh_token": refresh_token,
-        }, auth=(portal.client_id, portal.secret))
+        return self.client.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+            },
+            auth=(portal.client_id, portal.secret),
+        )
 
-    def id_token(self, portal: PortalInfo, token: dict[str, Any],
-                 nonce: str | None = None) -> dict[str, Any]:
+    def id_token(
+        self, portal: PortalInfo, token: dict[str, Any], nonce: str | None = None
+    ) -> dict[str, Any]:
         """Verify the ID token's signature against /jwks (joserfc); return its claims."""
         jwks = KeySet.import_key_set(self.client.get("/jwks").get_json())
         decoded = jwt.decode(token["id_token"], jwks, algorithms=["RS256", "ES256"])
@@ -251,15 +323,13 @@ class Browser:
         return claims
 
     def userinfo(self, access_token: str) -> Any:
-        return self.client.get("/userinfo",
-                               headers={"Authorization": f"Bearer {access_token}"})
+        return self.client.get("/userinfo", headers={"Authorization": f"Bearer {access_token}"})
 
     def introspect(self, portal: PortalInfo, token: str, hint: str | None = None) -> Any:
         data = {"token": token}
         if hint:
             data["token_type_hint"] = hint
-        return self.client.post("/introspect", data=data,
-                                auth=(portal.client_id, portal.secret))
+        return self.client.post("/introspect", data=data, auth=(portal.client_id, portal.secret))
 
     def sign_in_flow(self, portal: PortalInfo, **params: Any) -> tuple[Outcome, dict, dict]:
         """Authorize, exchange the code, verify the ID token; return (outcome, token,

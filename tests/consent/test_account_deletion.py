@@ -33,15 +33,25 @@ def portals(db: Any) -> tuple[PortalInfo, PortalInfo]:
 
 
 def counts(db: Any) -> dict[str, int]:
-    tables = ("citizens", "consent_grants", "consent_claims", "consent_receipts", "tokens",
-              "releases", "password_links")
-    return {t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
-            for t in tables}
+    tables = (
+        "citizens",
+        "consent_grants",
+        "consent_claims",
+        "consent_receipts",
+        "tokens",
+        "releases",
+        "password_links",
+    )
+    return {
+        t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
+        for t in tables
+    }
 
 
 def delete(client: Any, **data: Any) -> Any:
-    return client.post("/account/delete",
-                       data={"csrf_token": csrf_token(client, "/account"), **data})
+    return client.post(
+        "/account/delete", data={"csrf_token": csrf_token(client, "/account"), **data}
+    )
 
 
 def userinfo(client: Any, token: str) -> Any:
@@ -49,23 +59,28 @@ def userinfo(client: Any, token: str) -> Any:
 
 
 @pytest.fixture
-def connected(client: Any, db: Any, citizen: CitizenInfo,
-              portals: tuple[PortalInfo, PortalInfo]) -> list[dict[str, Any]]:
+def connected(
+    client: Any, db: Any, citizen: CitizenInfo, portals: tuple[PortalInfo, PortalInfo]
+) -> list[dict[str, Any]]:
     """The citizen signed in, with tokens at two portals and some releases."""
     land, tax = portals
-    issued = [obtain_tokens(client, land, citizen, scope="openid profile email offline_access"),
-              obtain_tokens(client, tax, citizen, scope="openid cccd")]
+    issued = [
+        obtain_tokens(client, land, citizen, scope="openid profile email offline_access"),
+        obtain_tokens(client, tax, citizen, scope="openid cccd"),
+    ]
     for tokens in issued:
         assert userinfo(client, tokens["access_token"]).status_code == 200
     return issued
 
 
 def test_delete_account(client, db, citizen, portals, connected):
-    release_ids = sorted(db.scalars(select(Release.id).where(
-        Release.citizen_id == citizen.id)).all())
+    release_ids = sorted(
+        db.scalars(select(Release.id).where(Release.citizen_id == citizen.id)).all()
+    )
     assert len(release_ids) >= 4
-    grant_ids = db.scalars(select(ConsentGrant.id).where(
-        ConsentGrant.citizen_id == citizen.id)).all()
+    grant_ids = db.scalars(
+        select(ConsentGrant.id).where(ConsentGrant.citizen_id == citizen.id)
+    ).all()
     assert len(grant_ids) == 2
 
     resp = delete(client, password=PASSWORD, confirm="yes")
@@ -77,19 +92,28 @@ def test_delete_account(client, db, citizen, portals, connected):
 
     db.expire_all()
     assert db.get(Citizen, citizen.id) is None
-    assert db.scalar(select(func.count()).select_from(ConsentGrant).where(
-        ConsentGrant.id.in_(grant_ids))) == 0
-    assert db.scalar(select(func.count()).select_from(Token).where(
-        Token.citizen_id == citizen.id)) == 0
+    assert (
+        db.scalar(
+            select(func.count()).select_from(ConsentGrant).where(ConsentGrant.id.in_(grant_ids))
+        )
+        == 0
+    )
+    assert (
+        db.scalar(select(func.count()).select_from(Token).where(Token.citizen_id == citizen.id))
+        == 0
+    )
     # The release log is kept, unlinked from the person.
-    kept = db.execute(select(Release.id, Release.citizen_id, Release.grant_id)
-                      .where(Release.id.in_(release_ids))).all()
+    kept = db.execute(
+        select(Release.id, Release.citizen_id, Release.grant_id).where(Release.id.in_(release_ids))
+    ).all()
     assert sorted(r.id for r in kept) == release_ids
     assert all(r.citizen_id is None and r.grant_id is None for r in kept)
     # So are the receipts, with a "withdrawn" one per grant.
-    actions = db.scalars(select(Receipt.action).where(Receipt.citizen_id.is_(None),
-                                                      Receipt.portal_id.in_(
-                                                          [p.id for p in portals]))).all()
+    actions = db.scalars(
+        select(Receipt.action).where(
+            Receipt.citizen_id.is_(None), Receipt.portal_id.in_([p.id for p in portals])
+        )
+    ).all()
     assert sorted(actions) == ["granted", "granted", "withdrawn", "withdrawn"]
 
     # Every token is dead at the next request.
@@ -98,21 +122,31 @@ def test_delete_account(client, db, citizen, portals, connected):
         dead = userinfo(client, tokens["access_token"])
         assert dead.status_code == 401
         assert dead.get_json()["error"] == "invalid_token"
-    intro = client.post("/introspect", data={"token": connected[0]["access_token"]},
-                        auth=(land.client_id, land.secret))
+    intro = client.post(
+        "/introspect",
+        data={"token": connected[0]["access_token"]},
+        auth=(land.client_id, land.secret),
+    )
     assert intro.get_json() == {"active": False}
-    refresh = client.post("/token", data={"grant_type": "refresh_token",
-                                          "refresh_token": connected[0]["refresh_token"]},
-                          auth=(land.client_id, land.secret))
+    refresh = client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": connected[0]["refresh_token"]},
+        auth=(land.client_id, land.secret),
+    )
     assert refresh.get_json()["error"] == "invalid_grant"
 
     # Signed out, and the old credentials open nothing.
     resp = client.get("/account")
     assert resp.status_code == 303
     assert urlsplit(resp.headers["Location"]).path == "/signin"
-    resp = client.post("/signin", data={"csrf_token": csrf_token(client, "/signin"),
-                                        "identifier": citizen.identifier,
-                                        "password": PASSWORD})
+    resp = client.post(
+        "/signin",
+        data={
+            "csrf_token": csrf_token(client, "/signin"),
+            "identifier": citizen.identifier,
+            "password": PASSWORD,
+        },
+    )
     assert resp.status_code == 401
 
 
@@ -124,17 +158,20 @@ def test_delete_without_grants(client, db, citizen):
     assert db.get(Citizen, citizen.id) is None
 
 
-@pytest.mark.parametrize("form", [
-    {"password": "not the password", "confirm": "yes"},
-    {"password": "", "confirm": "yes"},
-    {"password": PASSWORD + " ", "confirm": "yes"},
-    {"password": "x" * 5000, "confirm": "yes"},
-    {"password": "\x00", "confirm": "yes"},
-    {"confirm": "yes"},
-    {"password": PASSWORD},
-    {"password": PASSWORD, "confirm": "no"},
-    {"password": PASSWORD, "confirm": ""},
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"password": "not the password", "confirm": "yes"},
+        {"password": "", "confirm": "yes"},
+        {"password": PASSWORD + " ", "confirm": "yes"},
+        {"password": "x" * 5000, "confirm": "yes"},
+        {"password": "\x00", "confirm": "yes"},
+        {"confirm": "yes"},
+        {"password": PASSWORD},
+        {"password": PASSWORD, "confirm": "no"},
+        {"password": PASSWORD, "confirm": ""},
+    ],
+)
 def test_refused_deletion_changes_nothing(client, db, citizen, connected, form):
     before = counts(db)
     resp = delete(client, **form)
@@ -169,8 +206,14 @@ def test_deletion_leaves_other_citizens_alone(client, db, settings, citizen, por
     db.expire_all()
     assert db.get(Citizen, other.id) is not None
     assert userinfo(client, theirs["access_token"]).status_code == 200
-    assert db.scalar(select(func.count()).select_from(ConsentGrant).where(
-        ConsentGrant.citizen_id == other.id, ConsentGrant.revoked_at.is_(None))) == 1
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(ConsentGrant)
+            .where(ConsentGrant.citizen_id == other.id, ConsentGrant.revoked_at.is_(None))
+        )
+        == 1
+    )
 
 
 def test_deleted_page_is_not_reachable_by_get(client, db, citizen):

@@ -35,10 +35,11 @@ def browser(client, citizen):
 
 def test_id_token_and_userinfo_members_go_to_their_target_only(db, browser):
     portal = new_portal(db)
-    claims = {"id_token": {"email": None, "birthdate": None},
-              "userinfo": {"phone_number": None, "birthdate": None}}
-    out, token, id_claims = browser.sign_in_flow(portal, scope="openid",
-                                                 claims=json.dumps(claims))
+    claims = {
+        "id_token": {"email": None, "birthdate": None},
+        "userinfo": {"phone_number": None, "birthdate": None},
+    }
+    out, token, id_claims = browser.sign_in_flow(portal, scope="openid", claims=json.dumps(claims))
     assert set(out.shown) == {"email", "birthdate", "phone_number"}
     profile = browser.citizen.profile
     assert personal(id_claims) == {"email", "birthdate"}
@@ -52,7 +53,8 @@ def test_id_token_and_userinfo_members_go_to_their_target_only(db, browser):
 def test_scope_claims_go_to_both_targets_and_members_add_to_them(db, browser):
     portal = new_portal(db)
     out, token, id_claims = browser.sign_in_flow(
-        portal, scope="openid email", claims=json.dumps({"userinfo": {"cccd": None}}))
+        portal, scope="openid email", claims=json.dumps({"userinfo": {"cccd": None}})
+    )
     assert set(out.shown) == {"email", "cccd"}
     assert personal(id_claims) == {"email", "email_verified"}
     info = browser.userinfo(token["access_token"]).get_json()
@@ -63,7 +65,8 @@ def test_scope_claims_go_to_both_targets_and_members_add_to_them(db, browser):
 def test_one_member_of_an_item_releases_only_that_claim(db, browser):
     portal = new_portal(db)
     _out, token, id_claims = browser.sign_in_flow(
-        portal, scope="openid", claims=json.dumps({"id_token": {"family_name": None}}))
+        portal, scope="openid", claims=json.dumps({"id_token": {"family_name": None}})
+    )
     assert personal(id_claims) == {"family_name"}
     assert browser.userinfo(token["access_token"]).get_json() == {"sub": id_claims["sub"]}
 
@@ -87,12 +90,12 @@ def test_essential_claims_are_marked_and_cannot_be_cleared(db, browser):
 
 def test_unknown_claims_and_targets_are_ignored(db, browser):
     portal = new_portal(db)
-    claims = {"id_token": {"nickname": {"essential": True}, "picture": None,
-                           "acr": {"essential": True}},
-              "userinfo": {"x_unknown": {"essential": True}, "locale": None},
-              "other": {"email": {"essential": True}}}
-    out, token, id_claims = browser.sign_in_flow(portal, scope="openid",
-                                                 claims=json.dumps(claims))
+    claims = {
+        "id_token": {"nickname": {"essential": True}, "picture": None, "acr": {"essential": True}},
+        "userinfo": {"x_unknown": {"essential": True}, "locale": None},
+        "other": {"email": {"essential": True}},
+    }
+    out, token, id_claims = browser.sign_in_flow(portal, scope="openid", claims=json.dumps(claims))
     assert not out.prompted  # nothing known to ask for
     assert personal(id_claims) == set()
     assert browser.userinfo(token["access_token"]).get_json() == {"sub": id_claims["sub"]}
@@ -106,13 +109,21 @@ def test_empty_and_null_members_are_accepted(db, browser):
 
 
 def test_undeclared_claim_in_the_claims_parameter_is_dropped(db, browser):
-    portal = new_portal(db, scope="openid profile",
-                        purposes={"birthdate": {"purpose": {"vi": "Tuổi", "en": "Age"},
-                                                "required": False}})
+    portal = new_portal(
+        db,
+        scope="openid profile",
+        purposes={"birthdate": {"purpose": {"vi": "Tuổi", "en": "Age"}, "required": False}},
+    )
     out, token, id_claims = browser.sign_in_flow(
-        portal, scope="openid",
-        claims=json.dumps({"id_token": {"cccd": {"essential": True}, "birthdate": None},
-                           "userinfo": {"email": None, "birthdate": None}}))
+        portal,
+        scope="openid",
+        claims=json.dumps(
+            {
+                "id_token": {"cccd": {"essential": True}, "birthdate": None},
+                "userinfo": {"email": None, "birthdate": None},
+            }
+        ),
+    )
     assert out.shown == ["birthdate"]
     assert personal(id_claims) == {"birthdate"}
     assert set(browser.userinfo(token["access_token"]).get_json()) == {"sub", "birthdate"}
@@ -121,8 +132,9 @@ def test_undeclared_claim_in_the_claims_parameter_is_dropped(db, browser):
 def test_userinfo_members_still_apply_after_a_refresh(db, browser):
     portal = new_portal(db)
     claims = json.dumps({"userinfo": {"gender": None}})
-    _out, token, _id = browser.sign_in_flow(portal, scope="openid offline_access",
-                                            claims=claims, prompt="consent")
+    _out, token, _id = browser.sign_in_flow(
+        portal, scope="openid offline_access", claims=claims, prompt="consent"
+    )
     assert token.get("refresh_token")
     resp = browser.refresh(portal, token["refresh_token"])
     assert resp.status_code == 200, body(resp)
@@ -163,8 +175,7 @@ def test_malformed_claims_is_invalid_request_to_the_portal(db, browser, value):
 def test_malformed_claims_before_sign_in_is_refused_as_well(db, client, citizen):
     portal = new_portal(db)
     fresh = Browser(client, citizen)
-    resp, _verifier, _nonce = fresh.start(portal, scope="openid", claims="[1, 2]",
-                                          state="st-x")
+    resp, _verifier, _nonce = fresh.start(portal, scope="openid", claims="[1, 2]", state="st-x")
     final = fresh.follow(resp, portal)
     assert final.status_code in (302, 303)
     loc = final.headers["Location"]

@@ -34,7 +34,8 @@ from tests.badinput.conftest import (
 from tests.support.factories import PASSWORD
 
 SECTION = re.compile(
-    r'<section class="card portal" data-client-id="([^"]+)"[^>]*>(.*?)</section>', re.S)
+    r'<section class="card portal" data-client-id="([^"]+)"[^>]*>(.*?)</section>', re.S
+)
 CLAIM_LI = re.compile(r'<li data-claim="([^"]+)" class="(granted|declined)">(.*?)</li>', re.S)
 RECEIPT_LINK = re.compile(r'<a class="receipt" href="(/account/receipts/[^"]+\.jwt)"')
 
@@ -49,17 +50,29 @@ def sections(page: str) -> dict[str, str]:
 
 
 def counts(db: Any) -> dict[str, int]:
-    tables = ("citizens", "consent_grants", "consent_claims", "consent_receipts", "tokens",
-              "releases")
-    return {t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
-            for t in tables}
+    tables = (
+        "citizens",
+        "consent_grants",
+        "consent_claims",
+        "consent_receipts",
+        "tokens",
+        "releases",
+    )
+    return {
+        t: int(db.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
+        for t in tables
+    }
 
 
 def grant_of(db: Any, citizen: CitizenInfo, portal: PortalInfo) -> str | None:
     """Return the id of the citizen's live grant to the portal."""
-    return db.scalar(select(ConsentGrant.id).where(ConsentGrant.citizen_id == citizen.id,
-                                                   ConsentGrant.portal_id == portal.id,
-                                                   ConsentGrant.revoked_at.is_(None)))
+    return db.scalar(
+        select(ConsentGrant.id).where(
+            ConsentGrant.citizen_id == citizen.id,
+            ConsentGrant.portal_id == portal.id,
+            ConsentGrant.revoked_at.is_(None),
+        )
+    )
 
 
 def post_form(client: Any, path: str, **data: Any) -> Any:
@@ -74,22 +87,36 @@ def userinfo(client: Any, access_token: str) -> Any:
 # -- signed out ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/account/portals", "/account/history",
-                                  "/account/history.csv", "/account/history.json",
-                                  "/account/data.json",
-                                  f"/account/receipts/{uuid.uuid4()}.jwt"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/account/portals",
+        "/account/history",
+        "/account/history.csv",
+        "/account/history.json",
+        "/account/data.json",
+        f"/account/receipts/{uuid.uuid4()}.jwt",
+    ],
+)
 def test_signed_out_visitor_goes_to_signin(client, path):
     resp = client.get(path)
     assert resp.status_code == 303
     assert urlsplit(resp.headers["Location"]).path == "/signin"
 
 
-@pytest.mark.parametrize("path", [f"/account/portals/{uuid.uuid4()}/withdraw",
-                                  f"/account/portals/{uuid.uuid4()}/claims/email/withdraw",
-                                  "/account/delete"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/account/portals/{uuid.uuid4()}/withdraw",
+        f"/account/portals/{uuid.uuid4()}/claims/email/withdraw",
+        "/account/delete",
+    ],
+)
 def test_signed_out_post_goes_to_signin(client, path):
-    resp = client.post(path, data={"csrf_token": csrf_token(client, "/signin"),
-                                   "password": PASSWORD, "confirm": "yes"})
+    resp = client.post(
+        path,
+        data={"csrf_token": csrf_token(client, "/signin"), "password": PASSWORD, "confirm": "yes"},
+    )
     assert resp.status_code == 303
     assert urlsplit(resp.headers["Location"]).path == "/signin"
 
@@ -102,19 +129,36 @@ def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
     tax = _portal(db, name="Cổng thuế")
     notice = service.current_notice(db, land.id)
     land_grant, _ = service.record_decision(
-        db, citizen_id=citizen.id, portal_id=land.id, notice=notice,
-        shown={"name", "email", "phone_number"}, granted={"name", "email"}, scopes={"openid"})
+        db,
+        citizen_id=citizen.id,
+        portal_id=land.id,
+        notice=notice,
+        shown={"name", "email", "phone_number"},
+        granted={"name", "email"},
+        scopes={"openid"},
+    )
     decided = dt.datetime(2026, 3, 1, 18, 5, tzinfo=dt.UTC)  # 02/03/2026 01:05 in Vietnam
     for row in db.scalars(select(ConsentClaim).where(ConsentClaim.grant_id == land_grant.id)):
         row.decided_at = decided
     land_grant.created_at = decided
-    release = service.log_release(db, citizen_id=citizen.id, portal_id=land.id,
-                                  grant_id=land_grant.id, channel="userinfo",
-                                  claims=["sub", "name", "email"])
+    release = service.log_release(
+        db,
+        citizen_id=citizen.id,
+        portal_id=land.id,
+        grant_id=land_grant.id,
+        channel="userinfo",
+        claims=["sub", "name", "email"],
+    )
     release.released_at = dt.datetime(2026, 3, 2, 2, 30, tzinfo=dt.UTC)
-    service.record_decision(db, citizen_id=citizen.id, portal_id=tax.id,
-                            notice=service.current_notice(db, tax.id), shown={"cccd"},
-                            granted={"cccd"}, scopes={"openid", "offline_access"})
+    service.record_decision(
+        db,
+        citizen_id=citizen.id,
+        portal_id=tax.id,
+        notice=service.current_notice(db, tax.id),
+        shown={"cccd"},
+        granted={"cccd"},
+        scopes={"openid", "offline_access"},
+    )
     db.commit()
     sign_in(client, citizen)
 
@@ -138,8 +182,8 @@ def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
     # One withdraw form per granted claim, none for the declined one; one for the grant.
     assert land_html.count('class="withdraw-claim') == 2
     assert "phone_number/withdraw" not in land_html
-    assert f'/account/portals/{land_grant.id}/claims/email/withdraw' in land_html
-    assert f'/account/portals/{land_grant.id}/withdraw' in land_html
+    assert f"/account/portals/{land_grant.id}/claims/email/withdraw" in land_html
+    assert f"/account/portals/{land_grant.id}/withdraw" in land_html
     assert f'id="withdraw-{land.client_id}"' in land_html
     assert 'name="csrf_token"' in land_html
     tax_html = found[tax.client_id]
@@ -199,11 +243,12 @@ def test_withdraw_one_claim_stops_its_release(client, db, citizen, portal):
     assert data["name"]
 
     page = check_html(client.get("/account/portals"), 200)
-    assert "role=\"status\"" in page
+    assert 'role="status"' in page
     html = sections(page)[portal.client_id]
     assert "email" not in {i for i, _, _ in CLAIM_LI.findall(html)}
-    rows = db.scalars(select(Receipt).where(Receipt.grant_id == grant_id)
-                      .order_by(Receipt.created_at)).all()
+    rows = db.scalars(
+        select(Receipt).where(Receipt.grant_id == grant_id).order_by(Receipt.created_at)
+    ).all()
     assert [r.action for r in rows] == ["granted", "claim_withdrawn"]
     payload = receipts.verify_receipt(rows[-1].jws, receipts.public_jwks(db))
     decided = {c["claim"]: c["granted"] for c in payload["claims"]}
@@ -215,8 +260,10 @@ def test_withdraw_one_claim_stops_its_release(client, db, citizen, portal):
     # Withdrawing it again changes nothing and says so.
     again = post_form(client, f"/account/portals/{grant_id}/claims/email/withdraw")
     assert again.status_code == 303
-    assert db.scalar(select(func.count()).select_from(Receipt).where(
-        Receipt.grant_id == grant_id)) == 2
+    assert (
+        db.scalar(select(func.count()).select_from(Receipt).where(Receipt.grant_id == grant_id))
+        == 2
+    )
 
 
 def test_withdraw_grant_kills_tokens_and_prompts_again(client, db, citizen, portal):
@@ -231,31 +278,49 @@ def test_withdraw_grant_kills_tokens_and_prompts_again(client, db, citizen, port
     dead = userinfo(client, tokens["access_token"])
     assert dead.status_code == 401
     assert dead.get_json()["error"] == "invalid_token"
-    intro = client.post("/introspect", data={"token": tokens["access_token"]},
-                        auth=(portal.client_id, portal.secret))
+    intro = client.post(
+        "/introspect",
+        data={"token": tokens["access_token"]},
+        auth=(portal.client_id, portal.secret),
+    )
     assert intro.status_code == 200
     assert intro.get_json() == {"active": False}
-    intro = client.post("/introspect", data={"token": tokens["refresh_token"]},
-                        auth=(portal.client_id, portal.secret))
+    intro = client.post(
+        "/introspect",
+        data={"token": tokens["refresh_token"]},
+        auth=(portal.client_id, portal.secret),
+    )
     assert intro.get_json() == {"active": False}
-    refresh = client.post("/token", data={"grant_type": "refresh_token",
-                                          "refresh_token": tokens["refresh_token"]},
-                          auth=(portal.client_id, portal.secret))
+    refresh = client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(portal.client_id, portal.secret),
+    )
     assert refresh.status_code == 400
     assert refresh.get_json()["error"] == "invalid_grant"
 
     db.expire_all()
     row = db.get(ConsentGrant, grant_id)
     assert row.revoked_at is not None
-    assert db.scalar(select(func.count()).select_from(ConsentClaim).where(
-        ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))) == 0
-    actions = [r.action for r in db.scalars(select(Receipt).where(
-        Receipt.grant_id == grant_id).order_by(Receipt.created_at))]
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(ConsentClaim)
+            .where(ConsentClaim.grant_id == grant_id, ConsentClaim.withdrawn_at.is_(None))
+        )
+        == 0
+    )
+    actions = [
+        r.action
+        for r in db.scalars(
+            select(Receipt).where(Receipt.grant_id == grant_id).order_by(Receipt.created_at)
+        )
+    ]
     assert actions == ["granted", "withdrawn"]
 
     page = check_html(client.get("/account/portals"), 200)
     assert portal.client_id not in sections(page)
-    past = page[page.index('id="past-connections"'):]
+    past = page[page.index('id="past-connections"') :]
     assert f'data-client-id="{portal.client_id}"' in past
     links = RECEIPT_LINK.findall(past)
     assert len(links) == 2  # receipts of a withdrawn grant stay downloadable
@@ -281,8 +346,7 @@ def test_withdraw_grant_twice_writes_nothing_more(client, db, citizen, portal):
     assert again.status_code == 303
     assert counts(db) == before
     # And its claims cannot be withdrawn any more either.
-    assert post_form(client, f"/account/portals/{grant_id}/claims/name/withdraw"
-                     ).status_code == 303
+    assert post_form(client, f"/account/portals/{grant_id}/claims/name/withdraw").status_code == 303
     assert counts(db) == before
 
 
@@ -295,8 +359,10 @@ def test_another_citizens_grant_is_404_and_untouched(client, db, citizen, other,
     client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
     sign_in(client, citizen)
     before = counts(db)
-    for path in (f"/account/portals/{theirs_id}/withdraw",
-                 f"/account/portals/{theirs_id}/claims/email/withdraw"):
+    for path in (
+        f"/account/portals/{theirs_id}/withdraw",
+        f"/account/portals/{theirs_id}/claims/email/withdraw",
+    ):
         page = check_error_page(post_form(client, path), 404)
         assert other.profile["email"] not in page
     receipt = db.scalar(select(Receipt).where(Receipt.grant_id == theirs_id))
@@ -305,14 +371,25 @@ def test_another_citizens_grant_is_404_and_untouched(client, db, citizen, other,
     assert grant_of(db, other, portal) is not None
 
 
-@pytest.mark.parametrize("grant_id", [
-    "00000000-0000-4000-8000-000000000000", "x", "%00", "%ff%fe", "a" * 300,
-    "00000000-0000-4000-8000-00000000000G", "' OR 1=1 --", "1e308",
-])
+@pytest.mark.parametrize(
+    "grant_id",
+    [
+        "00000000-0000-4000-8000-000000000000",
+        "x",
+        "%00",
+        "%ff%fe",
+        "a" * 300,
+        "00000000-0000-4000-8000-00000000000G",
+        "' OR 1=1 --",
+        "1e308",
+    ],
+)
 def test_unknown_grant_ids_are_404(client, db, citizen, grant_id):
     sign_in(client, citizen)
-    for path in (f"/account/portals/{grant_id}/withdraw",
-                 f"/account/portals/{grant_id}/claims/email/withdraw"):
+    for path in (
+        f"/account/portals/{grant_id}/withdraw",
+        f"/account/portals/{grant_id}/claims/email/withdraw",
+    ):
         resp = post_form(client, path)
         check_clean(resp)
         assert resp.status_code == 404, (path, resp.status_code)
@@ -321,8 +398,9 @@ def test_unknown_grant_ids_are_404(client, db, citizen, grant_id):
     assert resp.status_code == 404
 
 
-@pytest.mark.parametrize("item", ["sub", "openid", "offline_access", "EMAIL", "%00", "x" * 300,
-                                  "family_name"])
+@pytest.mark.parametrize(
+    "item", ["sub", "openid", "offline_access", "EMAIL", "%00", "x" * 300, "family_name"]
+)
 def test_unknown_claim_item_is_404(client, db, citizen, portal, item):
     obtain_tokens(client, portal, citizen)
     grant_id = grant_of(db, citizen, portal)
@@ -350,8 +428,10 @@ def test_missing_csrf_is_400_and_nothing_changes(client, db, citizen, portal, to
     grant_id = grant_of(db, citizen, portal)
     before = counts(db)
     data = {} if token is None else {"csrf_token": token}
-    for path in (f"/account/portals/{grant_id}/withdraw",
-                 f"/account/portals/{grant_id}/claims/email/withdraw"):
+    for path in (
+        f"/account/portals/{grant_id}/withdraw",
+        f"/account/portals/{grant_id}/claims/email/withdraw",
+    ):
         check_error_page(client.post(path, data=data), 400)
     assert counts(db) == before
     assert "email" in userinfo(client, tokens["access_token"]).get_json()

@@ -66,8 +66,12 @@ def test_required_claims_are_marked(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE + ("email",), required=("name",)))
     page = _consent_page(browser, portal, scope="openid profile email")
     html = body(page)
-    assert item_badges(html) == {"name": "required", "birthdate": "optional",
-                                 "gender": "optional", "email": "optional"}
+    assert item_badges(html) == {
+        "name": "required",
+        "birthdate": "optional",
+        "gender": "optional",
+        "email": "optional",
+    }
     assert set(checked_claims(html)) == {"name", "birthdate", "gender", "email"}
     # Each item is shown with its declared purpose.
     for item in ("name", "birthdate", "gender", "email"):
@@ -81,8 +85,7 @@ def test_clearing_a_required_claim_explains_and_writes_nothing(db, browser):
     resp = browser.submit_consent(page, claims=["birthdate", "gender"])
     assert resp.status_code == 400
     html = body(resp)
-    error = re.search(r'<p class="error-summary" role="alert" id="consent-error">([^<]+)</p>',
-                      html)
+    error = re.search(r'<p class="error-summary" role="alert" id="consent-error">([^<]+)</p>', html)
     assert error, "no explanation on the page"
     assert portal.name in error.group(1)
     # The page comes back as the citizen left it: name cleared, the rest ticked.
@@ -148,11 +151,13 @@ def test_new_scope_shows_only_the_new_item(db, browser, prompts):
     assert 'id="already-granted"' in second.consent_pages[-1]
 
     # A new claim through the claims parameter: again only that one.
-    third = browser.authorize(portal, scope="openid profile email",
-                              claims='{"userinfo": {"phone_number": null}}')
+    third = browser.authorize(
+        portal, scope="openid profile email", claims='{"userinfo": {"phone_number": null}}'
+    )
     assert third.shown == ["phone_number"]
-    _out, token, _id = browser.sign_in_flow(portal, scope="openid profile email",
-                                            claims='{"userinfo": {"phone_number": null}}')
+    _out, token, _id = browser.sign_in_flow(
+        portal, scope="openid profile email", claims='{"userinfo": {"phone_number": null}}'
+    )
     info = browser.userinfo(token["access_token"]).get_json()
     assert info["phone_number"] == browser.citizen.profile["phone"]
     assert info["email"] == browser.citizen.profile["email"]
@@ -165,8 +170,10 @@ def test_changed_purpose_prompts_only_for_the_changed_item(db, browser, prompts)
     assert set(first.shown) == {*PROFILE, "email"}
 
     changed = dict(declared)
-    changed["email"] = {"purpose": {"vi": "Để gửi thư quảng cáo", "en": "To send adverts"},
-                        "required": False}
+    changed["email"] = {
+        "purpose": {"vi": "Để gửi thư quảng cáo", "en": "To send adverts"},
+        "required": False,
+    }
     notice = consent.declare_purposes(db, portal_id=portal.id, purposes=changed)
     db.commit()
     assert notice.version == 2
@@ -175,8 +182,10 @@ def test_changed_purpose_prompts_only_for_the_changed_item(db, browser, prompts)
     assert second.prompted
     assert prompts[-1] == {"notice_changed"}
     assert second.shown == ["email"]
-    assert "To send adverts" in second.consent_pages[-1] or \
-        "Để gửi thư quảng cáo" in second.consent_pages[-1]
+    assert (
+        "To send adverts" in second.consent_pages[-1]
+        or "Để gửi thư quảng cáo" in second.consent_pages[-1]
+    )
     # Answered under the new notice: no more questions.
     third = browser.authorize(portal, scope="openid profile email")
     assert not third.prompted
@@ -222,8 +231,7 @@ def test_prompt_none_with_ungranted_claims_is_consent_required(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE + ("email",)))
     browser.authorize(portal, scope="openid profile")
     before = counts(db)
-    out = browser.authorize(portal, scope="openid profile email", prompt="none",
-                            state="st-none")
+    out = browser.authorize(portal, scope="openid profile email", prompt="none", state="st-none")
     assert out.error == "consent_required"
     assert out.params["state"] == "st-none"
     assert out.params["iss"] == ISSUER
@@ -233,8 +241,9 @@ def test_prompt_none_with_ungranted_claims_is_consent_required(db, browser):
     ok = browser.authorize(portal, scope="openid profile", prompt="none")
     assert ok.code
     # A claim through the claims parameter counts as well.
-    out = browser.authorize(portal, scope="openid", prompt="none",
-                            claims='{"id_token": {"email": {"essential": true}}}')
+    out = browser.authorize(
+        portal, scope="openid", prompt="none", claims='{"id_token": {"email": {"essential": true}}}'
+    )
     assert out.error == "consent_required"
 
 
@@ -248,16 +257,15 @@ def test_prompt_none_before_any_consent_is_consent_required(db, browser):
 def test_undeclared_claim_is_neither_shown_nor_released(db, browser):
     portal = new_portal(db, purposes=purposes(("name",)))
     out, token, id_claims = browser.sign_in_flow(
-        portal, scope="openid profile email cccd",
-        claims='{"id_token": {"phone_number": {"essential": true}}, '
-               '"userinfo": {"address": null}}')
+        portal,
+        scope="openid profile email cccd",
+        claims='{"id_token": {"phone_number": {"essential": true}}, "userinfo": {"address": null}}',
+    )
     assert out.shown == ["name"]
     assert set(re.findall(r'data-claim="([^"]+)"', out.consent_pages[-1])) == {"name"}
-    assert personal(id_claims) == {"name", "family_name", "middle_name", "given_name",
-                                   "updated_at"}
+    assert personal(id_claims) == {"name", "family_name", "middle_name", "given_name", "updated_at"}
     info = browser.userinfo(token["access_token"]).get_json()
-    assert set(info) == {"sub", "name", "family_name", "middle_name", "given_name",
-                         "updated_at"}
+    assert set(info) == {"sub", "name", "family_name", "middle_name", "given_name", "updated_at"}
 
 
 def test_portal_without_any_declaration_gets_only_sub(db, browser):
@@ -298,8 +306,9 @@ def test_declined_optional_claim_is_not_asked_again(db, browser):
     assert "email" not in id_claims
     assert "email" not in browser.userinfo(token["access_token"]).get_json()
     # Nor through the claims parameter, even as essential: that is not a new question.
-    again = browser.authorize(portal, scope="openid",
-                              claims='{"userinfo": {"email": {"essential": true}}}')
+    again = browser.authorize(
+        portal, scope="openid", claims='{"userinfo": {"email": {"essential": true}}}'
+    )
     assert not again.prompted
 
 
@@ -307,13 +316,19 @@ def test_decisions_are_rows_per_claim_with_the_notice(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE))
     browser.authorize(portal, scope="openid profile", untick={"gender"})
     notice = consent.current_notice(db, portal.id)
-    rows = db.execute(text(
-        "SELECT c.claim, c.granted, c.notice_id FROM consent_claims c "
-        "JOIN consent_grants g ON g.id = c.grant_id "
-        "WHERE g.portal_id = :p AND c.withdrawn_at IS NULL"), {"p": portal.id}).all()
+    rows = db.execute(
+        text(
+            "SELECT c.claim, c.granted, c.notice_id FROM consent_claims c "
+            "JOIN consent_grants g ON g.id = c.grant_id "
+            "WHERE g.portal_id = :p AND c.withdrawn_at IS NULL"
+        ),
+        {"p": portal.id},
+    ).all()
     assert {(r[0], bool(r[1]), r[2]) for r in rows} == {
-        ("name", True, notice.id), ("birthdate", True, notice.id),
-        ("gender", False, notice.id)}
+        ("name", True, notice.id),
+        ("birthdate", True, notice.id),
+        ("gender", False, notice.id),
+    }
 
 
 def test_a_forged_tick_on_an_item_not_shown_grants_nothing(db, browser):
@@ -346,8 +361,9 @@ def test_an_item_no_longer_declared_stops_flowing_at_once(db, browser):
     portal = new_portal(db, purposes=declared)
     _out, token, _id = browser.sign_in_flow(portal, scope="openid profile email")
     assert "email" in browser.userinfo(token["access_token"]).get_json()
-    consent.declare_purposes(db, portal_id=portal.id,
-                             purposes={k: v for k, v in declared.items() if k != "email"})
+    consent.declare_purposes(
+        db, portal_id=portal.id, purposes={k: v for k, v in declared.items() if k != "email"}
+    )
     db.commit()
     info = browser.userinfo(token["access_token"]).get_json()
     assert "email" not in info

@@ -34,20 +34,41 @@ BASE = dt.datetime(2026, 1, 5, 17, 30, tzinfo=dt.UTC)  # 06/01/2026 00:30 in Vie
 CHANNELS = ("id_token", "userinfo", "introspection")
 
 
-def grant(db: Any, citizen: CitizenInfo, portal: PortalInfo,
-          items: tuple[str, ...] = ("name", "email", "phone_number", "cccd")) -> str:
+def grant(
+    db: Any,
+    citizen: CitizenInfo,
+    portal: PortalInfo,
+    items: tuple[str, ...] = ("name", "email", "phone_number", "cccd"),
+) -> str:
     row, _ = service.record_decision(
-        db, citizen_id=citizen.id, portal_id=portal.id,
-        notice=service.current_notice(db, portal.id), shown=set(items), granted=set(items),
-        scopes={"openid"})
+        db,
+        citizen_id=citizen.id,
+        portal_id=portal.id,
+        notice=service.current_notice(db, portal.id),
+        shown=set(items),
+        granted=set(items),
+        scopes={"openid"},
+    )
     return row.id
 
 
-def release(db: Any, citizen_id: str, portal: PortalInfo, grant_id: str | None,
-            minutes: int, channel: str = "userinfo",
-            claims: tuple[str, ...] = ("sub", "name", "family_name", "email")) -> Release:
-    row = service.log_release(db, citizen_id=citizen_id, portal_id=portal.id,
-                              grant_id=grant_id, channel=channel, claims=claims)
+def release(
+    db: Any,
+    citizen_id: str,
+    portal: PortalInfo,
+    grant_id: str | None,
+    minutes: int,
+    channel: str = "userinfo",
+    claims: tuple[str, ...] = ("sub", "name", "family_name", "email"),
+) -> Release:
+    row = service.log_release(
+        db,
+        citizen_id=citizen_id,
+        portal_id=portal.id,
+        grant_id=grant_id,
+        channel=channel,
+        claims=claims,
+    )
     row.released_at = BASE + dt.timedelta(minutes=minutes)
     return row
 
@@ -59,8 +80,14 @@ def rows(page: str) -> list[tuple[str, str, str]]:
 def values_of(citizen: CitizenInfo) -> list[str]:
     """Profile values that must never appear in the history or the log."""
     p = citizen.profile
-    return [p["cccd"], p["phone"], p["email"], p["street"], p["birthdate"],
-            f"{p['family_name']} {p['middle_name']} {p['given_name']}"]
+    return [
+        p["cccd"],
+        p["phone"],
+        p["email"],
+        p["street"],
+        p["birthdate"],
+        f"{p['family_name']} {p['middle_name']} {p['given_name']}",
+    ]
 
 
 @pytest.fixture
@@ -79,11 +106,17 @@ def two_portals(db: Any, citizen: CitizenInfo) -> tuple[PortalInfo, PortalInfo]:
 def test_newest_first_with_labels_purposes_time_channel(client, db, citizen):
     land = _portal(db, name="Cổng đất đai")
     gid = grant(db, citizen, land)
-    release(db, citizen.id, land, gid, 0, "id_token", ("sub", "name", "family_name",
-                                                         "given_name", "updated_at"))
+    release(
+        db,
+        citizen.id,
+        land,
+        gid,
+        0,
+        "id_token",
+        ("sub", "name", "family_name", "given_name", "updated_at"),
+    )
     release(db, citizen.id, land, gid, 90, "introspection", ("sub",))
-    release(db, citizen.id, land, gid, 45, "userinfo", ("sub", "email", "email_verified",
-                                                         "cccd"))
+    release(db, citizen.id, land, gid, 45, "userinfo", ("sub", "email", "email_verified", "cccd"))
     db.commit()
     sign_in(client, citizen)
     page = check_html(client.get("/account/history"), 200)
@@ -130,8 +163,9 @@ def test_pagination(client, db, citizen, two_portals):
     assert len(set(stamps)) == 45
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "1e3", "", " 1", "９", "9" * 40,
-                                  "\x00", "2%00"])
+@pytest.mark.parametrize(
+    "page", ["0", "-1", "abc", "1.5", "1e3", "", " 1", "９", "9" * 40, "\x00", "2%00"]
+)
 def test_bad_page_numbers(client, db, citizen, two_portals, page):
     sign_in(client, citizen)
     resp = client.get("/account/history", query_string={"page": page})
@@ -247,8 +281,16 @@ def test_json_export(client, db, citizen, two_portals):
     releases = data["releases"]
     assert len(releases) == 45
     assert [r["time"] for r in releases] == sorted((r["time"] for r in releases), reverse=True)
-    assert set(releases[0]) >= {"time", "time_vietnam", "portal", "client_id", "channel",
-                                "claims", "items", "purposes"}
+    assert set(releases[0]) >= {
+        "time",
+        "time_vietnam",
+        "portal",
+        "client_id",
+        "channel",
+        "claims",
+        "items",
+        "purposes",
+    }
     assert releases[-1]["time"] == "2026-01-05T17:30:00Z"
     assert releases[-1]["time_vietnam"] == "06/01/2026 00:30"
     assert releases[-1]["items"] == ["sub", "name", "email"]
@@ -263,14 +305,19 @@ def test_real_releases_appear_once_and_hold_no_values(client, db, citizen):
     portal = _portal(db, name="Cổng bảo hiểm xã hội")
     tokens = obtain_tokens(client, portal, citizen, scope="openid profile email phone cccd")
     for _ in range(2):
-        resp = client.get("/userinfo",
-                          headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        resp = client.get(
+            "/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
         assert resp.status_code == 200
-    intro = client.post("/introspect", data={"token": tokens["access_token"]},
-                        auth=(portal.client_id, portal.secret))
+    intro = client.post(
+        "/introspect",
+        data={"token": tokens["access_token"]},
+        auth=(portal.client_id, portal.secret),
+    )
     assert intro.get_json()["active"] is True
-    logged = db.execute(select(Release.id, Release.channel)
-                        .where(Release.citizen_id == citizen.id)).all()
+    logged = db.execute(
+        select(Release.id, Release.channel).where(Release.citizen_id == citizen.id)
+    ).all()
     channels = sorted(r.channel for r in logged)
     assert channels.count("userinfo") == 2
     assert "id_token" in channels
@@ -285,7 +332,10 @@ def test_real_releases_appear_once_and_hold_no_values(client, db, citizen):
     dump = json.dumps([[str(v) for v in r] for r in raw], ensure_ascii=False)
     for value in values_of(citizen):
         assert value not in dump
-    for body in (json.dumps(export, ensure_ascii=False), page,
-                 client.get("/account/history.csv").get_data().decode("utf-8-sig")):
+    for body in (
+        json.dumps(export, ensure_ascii=False),
+        page,
+        client.get("/account/history.csv").get_data().decode("utf-8-sig"),
+    ):
         for value in values_of(citizen):
             assert value not in body

@@ -26,8 +26,7 @@ from tests.consent.conftest import new_citizen
 
 @pytest.fixture
 def citizen(db: Any, settings: Any) -> CitizenInfo:
-    return new_citizen(db, settings, family_name="Trần", middle_name="Thị",
-                       given_name="Mỹ Duyên")
+    return new_citizen(db, settings, family_name="Trần", middle_name="Thị", given_name="Mỹ Duyên")
 
 
 @pytest.fixture
@@ -40,10 +39,12 @@ def test_my_data_is_complete(client, db, citizen, portal):
     client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     # Withdraw one item so the export shows a withdrawn decision and two receipts.
     page = client.get("/account/portals").get_data(as_text=True)
-    action = re.search(r'action="(/account/portals/[^/]+/claims/phone_number/withdraw)"',
-                       page).group(1)
-    assert client.post(action, data={"csrf_token": csrf_token(client, "/account")}
-                       ).status_code == 303
+    action = re.search(
+        r'action="(/account/portals/[^/]+/claims/phone_number/withdraw)"', page
+    ).group(1)
+    assert (
+        client.post(action, data={"csrf_token": csrf_token(client, "/account")}).status_code == 303
+    )
 
     resp = client.get("/account/data.json")
     assert resp.status_code == 200
@@ -77,8 +78,10 @@ def test_my_data_is_complete(client, db, citizen, portal):
     withdrawn = claims[("phone_number", False)]
     assert withdrawn["granted"] is True
     assert withdrawn["withdrawn_at"]
-    assert claims[("email", True)]["purpose"] == {"vi": "Mục đích thử nghiệm: email",
-                                                  "en": "Test purpose: email"}
+    assert claims[("email", True)]["purpose"] == {
+        "vi": "Mục đích thử nghiệm: email",
+        "en": "Test purpose: email",
+    }
     assert claims[("email", True)]["notice"]["version"] == 1
 
     assert [r["action"] for r in data["receipts"]] == ["claim_withdrawn", "granted"]

@@ -33,10 +33,12 @@ from tests.consent.helpers import (
     purposes,
 )
 
-EXAMPLES = settings(max_examples=int(os.environ.get("IDP_PROPERTY_EXAMPLES", "30")),
-                    deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=int(os.environ.get("IDP_PROPERTY_EXAMPLES", "30")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 CLAIM_SCOPES = tuple(SCOPE_CLAIMS)
 UNKNOWN_CLAIMS = ("nickname", "picture", "locale", "x_tax_code", "acr")
@@ -66,8 +68,7 @@ def scenario(draw: Any) -> dict[str, Any]:
     claims = draw(claims_parameter())
     untick = draw(st.sets(st.sampled_from(ITEMS)))
     who = draw(st.sampled_from(["full", "sparse"]))
-    return {"declared": declared, "scopes": scopes, "claims": claims, "untick": untick,
-            "who": who}
+    return {"declared": declared, "scopes": scopes, "claims": claims, "untick": untick, "who": who}
 
 
 def requested(scopes: set[str], claims: dict[str, Any] | None, target: str) -> set[str]:
@@ -89,8 +90,10 @@ def test_only_granted_claims_leave_the_provider(app, client, db, settings):  # n
     full = new_citizen(db, settings)
     sparse = new_citizen(db, settings, middle_name="", email="")
     browsers = {"full": Browser(client, full), "sparse": Browser(app.test_client(), sparse)}
-    has = {"full": set(PERSONAL),
-           "sparse": set(PERSONAL) - {"middle_name", "email", "email_verified"}}
+    has = {
+        "full": set(PERSONAL),
+        "sparse": set(PERSONAL) - {"middle_name", "email", "email_verified"},
+    }
     profiles = {"full": full.profile, "sparse": sparse.profile}
 
     @EXAMPLES
@@ -101,8 +104,11 @@ def test_only_granted_claims_leave_the_provider(app, client, db, settings):  # n
         # All declared optional: what the citizen clears is only limited by `essential`.
         portal = new_portal(db, purposes=purposes(declared))
         asked_items = {i for s in scopes for i in SCOPE_ITEMS[s]} | {
-            ITEM_OF[c] for t in ("id_token", "userinfo") for c in (claims or {}).get(t, {})
-            if c in PERSONAL}
+            ITEM_OF[c]
+            for t in ("id_token", "userinfo")
+            for c in (claims or {}).get(t, {})
+            if c in PERSONAL
+        }
         to_show = asked_items & declared
         essential = essential_items(claims)
         untick = case["untick"] - essential

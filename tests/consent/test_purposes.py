@@ -19,12 +19,21 @@ from idp.consent.models import Notice
 from idp.oauth.models import Portal
 
 PURPOSES: dict[str, Any] = {
-    "name": {"purpose": {"vi": "Để điền sẵn tên người nộp thuế",
-                         "en": "To pre-fill the taxpayer's name"}, "required": True},
-    "email": {"purpose": {"vi": "Để gửi biên lai điện tử", "en": "To send e-receipts"},
-              "required": False},
-    "cccd": {"purpose": {"vi": "Để tra mã số thuế cá nhân", "en": "To find your tax code"},
-             "required": True},
+    "name": {
+        "purpose": {
+            "vi": "Để điền sẵn tên người nộp thuế",
+            "en": "To pre-fill the taxpayer's name",
+        },
+        "required": True,
+    },
+    "email": {
+        "purpose": {"vi": "Để gửi biên lai điện tử", "en": "To send e-receipts"},
+        "required": False,
+    },
+    "cccd": {
+        "purpose": {"vi": "Để tra mã số thuế cá nhân", "en": "To find your tax code"},
+        "required": True,
+    },
 }
 
 
@@ -38,8 +47,7 @@ def env(backend, tmp_path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
-    return CliRunner().invoke(main, list(args), env=env, input=stdin,
-                              catch_exceptions=False)
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
 
 
 def write(tmp_path: Path, data: Any, name: str | None = None) -> str:
@@ -47,15 +55,24 @@ def write(tmp_path: Path, data: Any, name: str | None = None) -> str:
     if isinstance(data, bytes):
         path.write_bytes(data)
     else:
-        path.write_text(data if isinstance(data, str) else json.dumps(data, ensure_ascii=False),
-                        encoding="utf-8")
+        path.write_text(
+            data if isinstance(data, str) else json.dumps(data, ensure_ascii=False),
+            encoding="utf-8",
+        )
     return str(path)
 
 
 def add(env: dict[str, str], tmp_path: Path, purposes: Any = None, name: str = "") -> Any:
-    args = ["clients", "add", "--name", name or f"Cổng Thuế {uuid.uuid4().hex[:6]}",
-            "--redirect-uri", "https://thue.example.vn/cb", "--scope",
-            "openid profile email cccd"]
+    args = [
+        "clients",
+        "add",
+        "--name",
+        name or f"Cổng Thuế {uuid.uuid4().hex[:6]}",
+        "--redirect-uri",
+        "https://thue.example.vn/cb",
+        "--scope",
+        "openid profile email cccd",
+    ]
     if purposes is not None:
         args += ["--purposes", write(tmp_path, purposes)]
     return run(env, *args)
@@ -64,14 +81,18 @@ def add(env: dict[str, str], tmp_path: Path, purposes: Any = None, name: str = "
 def notices(backend: Any, client_id: str) -> list[Notice]:
     with Session(backend.engine) as db:
         portal_id = db.scalar(select(Portal.id).where(Portal.client_id == client_id))
-        return list(db.scalars(select(Notice).where(Notice.portal_id == portal_id)
-                               .order_by(Notice.version)).all())
+        return list(
+            db.scalars(
+                select(Notice).where(Notice.portal_id == portal_id).order_by(Notice.version)
+            ).all()
+        )
 
 
 def portals_named(backend: Any, name: str) -> int:
     with Session(backend.engine) as db:
-        return int(db.scalar(select(func.count()).select_from(Portal)
-                             .where(Portal.name == name)) or 0)
+        return int(
+            db.scalar(select(func.count()).select_from(Portal).where(Portal.name == name)) or 0
+        )
 
 
 def test_add_with_purposes_publishes_version_1(env, tmp_path, backend):
@@ -109,8 +130,10 @@ def test_purposes_new_version_only_on_change(env, tmp_path, backend):
 
     # The same declaration (keys in another order, spaces around words): no new version.
     same = {k: PURPOSES[k] for k in reversed(list(PURPOSES))}
-    same["email"] = {"required": False, "purpose": {"en": "  To send   e-receipts ",
-                                                    "vi": "Để gửi biên lai điện tử"}}
+    same["email"] = {
+        "required": False,
+        "purpose": {"en": "  To send   e-receipts ", "vi": "Để gửi biên lai điện tử"},
+    }
     out = declare(same)
     assert out["notice_version"] == 1
     assert [n.version for n in notices(backend, client_id)] == [1]
@@ -163,8 +186,7 @@ BAD = [
     pytest.param({"name": _spec(required=1)}, "required", id="required-number"),
     pytest.param({"name": _spec(required=None)}, "required", id="required-null"),
     pytest.param({"name": "required"}, "name", id="spec-string"),
-    pytest.param({"email": _spec(), "cccd": _spec(required="no")}, "required",
-                 id="one-bad-of-two"),
+    pytest.param({"email": _spec(), "cccd": _spec(required="no")}, "required", id="one-bad-of-two"),
 ]
 
 

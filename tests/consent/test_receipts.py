@@ -33,13 +33,19 @@ pytestmark = pytest.mark.live
 
 TIMEOUT = 30
 PURPOSES = {
-    "name": {"purpose": {"vi": "Để điền sẵn hồ sơ đăng ký đất đai",
-                         "en": "To pre-fill the land registration file"}, "required": True},
-    "birthdate": {"purpose": {"vi": "Để xác minh tuổi", "en": "To check your age"},
-                  "required": False},
+    "name": {
+        "purpose": {
+            "vi": "Để điền sẵn hồ sơ đăng ký đất đai",
+            "en": "To pre-fill the land registration file",
+        },
+        "required": True,
+    },
+    "birthdate": {
+        "purpose": {"vi": "Để xác minh tuổi", "en": "To check your age"},
+        "required": False,
+    },
     "gender": {"purpose": {"vi": "Để thống kê", "en": "For statistics"}, "required": False},
-    "email": {"purpose": {"vi": "Để gửi thông báo", "en": "To send notices"},
-              "required": False},
+    "email": {"purpose": {"vi": "Để gửi thông báo", "en": "To send notices"}, "required": False},
 }
 
 
@@ -75,39 +81,66 @@ class Journey:
     def __init__(self, live: Any, **portal_kw: Any):
         self.live = live
         self.portal = live.register_portal(
-            scope="openid profile email phone offline_access", purposes=PURPOSES,
-            **portal_kw)
+            scope="openid profile email phone offline_access", purposes=PURPOSES, **portal_kw
+        )
         self.citizen = live.make_citizen()
         self.ua = UserAgent(live.url)
 
     def authorize(self, scope: str, untick: Any = frozenset(), **extra: Any) -> dict[str, Any]:
         """Sign in (and consent); exchange the code; return the token response."""
         verifier, challenge = pkce_pair()
-        out = self.ua.authorize(self.ua.auth_url(
-            response_type="code", client_id=self.portal["client_id"],
-            redirect_uri=self.portal["redirect_uri"], scope=scope, state="s",
-            nonce=secrets.token_urlsafe(8),
-            code_challenge=challenge, code_challenge_method="S256", **extra),
-            identifier=self.citizen["identifier"], password=self.citizen["password"],
-            untick=untick)
+        out = self.ua.authorize(
+            self.ua.auth_url(
+                response_type="code",
+                client_id=self.portal["client_id"],
+                redirect_uri=self.portal["redirect_uri"],
+                scope=scope,
+                state="s",
+                nonce=secrets.token_urlsafe(8),
+                code_challenge=challenge,
+                code_challenge_method="S256",
+                **extra,
+            ),
+            identifier=self.citizen["identifier"],
+            password=self.citizen["password"],
+            untick=untick,
+        )
         assert out.code, out.params
-        resp = requests.post(f"{self.live.url}/token", timeout=TIMEOUT, data={
-            "grant_type": "authorization_code", "code": out.code,
-            "redirect_uri": self.portal["redirect_uri"], "code_verifier": verifier},
-            auth=(self.portal["client_id"], self.portal["client_secret"]))
+        resp = requests.post(
+            f"{self.live.url}/token",
+            timeout=TIMEOUT,
+            data={
+                "grant_type": "authorization_code",
+                "code": out.code,
+                "redirect_uri": self.portal["redirect_uri"],
+                "code_verifier": verifier,
+            },
+            auth=(self.portal["client_id"], self.portal["client_secret"]),
+        )
         assert resp.status_code == 200, resp.text
         return resp.json()
 
     def receipts(self) -> list[Receipt]:
         with self.live.session() as db:
-            return list(db.scalars(select(Receipt).where(
-                Receipt.citizen_id == self.citizen["id"],
-                Receipt.portal_id == self.portal["id"]).order_by(Receipt.created_at)).all())
+            return list(
+                db.scalars(
+                    select(Receipt)
+                    .where(
+                        Receipt.citizen_id == self.citizen["id"],
+                        Receipt.portal_id == self.portal["id"],
+                    )
+                    .order_by(Receipt.created_at)
+                ).all()
+            )
 
     def notice(self) -> Notice:
         with self.live.session() as db:
-            return db.scalar(select(Notice).where(Notice.portal_id == self.portal["id"])
-                             .order_by(Notice.version.desc()).limit(1))
+            return db.scalar(
+                select(Notice)
+                .where(Notice.portal_id == self.portal["id"])
+                .order_by(Notice.version.desc())
+                .limit(1)
+            )
 
     def grant_id(self) -> str:
         page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)
@@ -123,8 +156,9 @@ class Journey:
         assert resp.status_code == 303, (resp.status_code, resp.text[:300])
 
     def download(self, receipt_id: str) -> str:
-        resp = self.ua.http.get(f"{self.live.url}/account/receipts/{receipt_id}.jwt",
-                                timeout=TIMEOUT)
+        resp = self.ua.http.get(
+            f"{self.live.url}/account/receipts/{receipt_id}.jwt", timeout=TIMEOUT
+        )
         assert resp.status_code == 200
         return resp.text
 
@@ -173,8 +207,9 @@ def test_a_receipt_for_every_grant_change_and_withdrawal(live, jwks_json):
         assert payload["action"] == row.action
         assert payload["notice"] == {"version": notice.version, "hash": notice.hash}
         assert started - 1 <= payload["iat"] <= finished + 1
-        assert dt.datetime.fromisoformat(payload["time"].replace("Z", "+00:00")) == \
-            dt.datetime.fromtimestamp(payload["iat"], dt.UTC)
+        assert dt.datetime.fromisoformat(
+            payload["time"].replace("Z", "+00:00")
+        ) == dt.datetime.fromtimestamp(payload["iat"], dt.UTC)
         listed = {c["claim"]: c for c in payload["claims"]}
         got = {k: v["granted"] for k, v in listed.items()}
         if row.action == "withdrawn":
@@ -189,8 +224,9 @@ def test_a_receipt_for_every_grant_change_and_withdrawal(live, jwks_json):
         assert verify_receipt(token_text, jwks_json)["jti"] == row.id
 
     # The notice hash is the SHA-256 of the canonical declared purposes.
-    canonical = json.dumps(notice.purposes, sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        notice.purposes, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     assert notice.hash == hashlib.sha256(canonical.encode()).hexdigest()
 
     # Signing in again after the withdrawal is a new grant with its own receipt.
@@ -230,16 +266,24 @@ def test_tampered_receipt_fails(live, jwks_json):
     header, payload, signature = token.split(".")
     other_header = _b64e(json.dumps({**json.loads(_b64d(header)), "kid": "other"}).encode())
     with pytest.raises(JoseError):
-        jws.deserialize_compact(".".join((other_header, payload, signature)), keys,
-                                algorithms=["RS256"])
+        jws.deserialize_compact(
+            ".".join((other_header, payload, signature)), keys, algorithms=["RS256"]
+        )
     sig = bytearray(_b64d(signature))
     sig[-1] ^= 0x01
     with pytest.raises(BadSignatureError):
-        jws.deserialize_compact(".".join((header, payload, _b64e(bytes(sig)))), keys,
-                                algorithms=["RS256"])
+        jws.deserialize_compact(
+            ".".join((header, payload, _b64e(bytes(sig)))), keys, algorithms=["RS256"]
+        )
     # Against someone else's keys it does not verify.
-    stranger = {"keys": [{**RSAKey.generate_key(2048).as_dict(private=False),
-                          "kid": json.loads(_b64d(header))["kid"]}]}
+    stranger = {
+        "keys": [
+            {
+                **RSAKey.generate_key(2048).as_dict(private=False),
+                "kid": json.loads(_b64d(header))["kid"],
+            }
+        ]
+    }
     with pytest.raises(ReceiptError):
         verify_receipt(token, stranger)
 
@@ -271,16 +315,18 @@ def test_an_id_token_is_not_a_receipt(live, jwks_json):
 
 @pytest.fixture
 def cli_env(live: Any, tmp_path: Any) -> dict[str, str]:
-    env = {"IDP_DATA_DIR": str(tmp_path / "data"), "IDP_DATABASE_URL": live.backend.database_url,
-           "IDP_ISSUER": live.url}
+    env = {
+        "IDP_DATA_DIR": str(tmp_path / "data"),
+        "IDP_DATABASE_URL": live.backend.database_url,
+        "IDP_ISSUER": live.url,
+    }
     if live.backend.redis_url:
         env["IDP_REDIS_URL"] = live.backend.redis_url
     return env
 
 
 def verify_cli(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(main, ["receipts", "verify", *args], env=env,
-                              catch_exceptions=False)
+    return CliRunner().invoke(main, ["receipts", "verify", *args], env=env, catch_exceptions=False)
 
 
 def test_cli_verifies_a_receipt(live, jwks_json, tmp_path, cli_env):

@@ -19,8 +19,14 @@ ALL = "openid profile email phone address cccd"
 @pytest.fixture
 def citizen(db, settings):
     # Distinctive values, so that finding one in the log cannot be a coincidence.
-    return new_citizen(db, settings, family_name="Hoàng", middle_name="Khánh",
-                       given_name="Quỳnh", street="77 Đường Lê Thánh Tôn")
+    return new_citizen(
+        db,
+        settings,
+        family_name="Hoàng",
+        middle_name="Khánh",
+        given_name="Quỳnh",
+        street="77 Đường Lê Thánh Tôn",
+    )
 
 
 @pytest.fixture
@@ -29,10 +35,15 @@ def browser(client, citizen):
 
 
 def releases(db: Any, citizen_id: str) -> list[Any]:
-    return list(db.execute(text(
-        "SELECT id, citizen_id, portal_id, grant_id, notice_id, channel, claims "
-        "FROM releases WHERE citizen_id = :c ORDER BY released_at, id"),
-        {"c": citizen_id}).all())
+    return list(
+        db.execute(
+            text(
+                "SELECT id, citizen_id, portal_id, grant_id, notice_id, channel, claims "
+                "FROM releases WHERE citizen_id = :c ORDER BY released_at, id"
+            ),
+            {"c": citizen_id},
+        ).all()
+    )
 
 
 def _claims(row: Any) -> list[str]:
@@ -66,8 +77,7 @@ def test_each_release_is_one_row(db, browser, citizen):
 
     # A second call is a second release.
     browser.userinfo(token["access_token"])
-    assert [r.channel for r in releases(db, citizen.id)] == ["id_token", "userinfo",
-                                                             "userinfo"]
+    assert [r.channel for r in releases(db, citizen.id)] == ["id_token", "userinfo", "userinfo"]
 
     resp = browser.introspect(portal, token["access_token"])
     assert resp.get_json()["active"] is True
@@ -80,8 +90,9 @@ def test_each_release_is_one_row(db, browser, citizen):
 def test_what_releases_nothing_logs_nothing(db, browser, citizen):
     portal = new_portal(db)
     other = new_portal(db)
-    _out, token, _id = browser.sign_in_flow(portal, scope="openid profile offline_access",
-                                            prompt="consent")
+    _out, token, _id = browser.sign_in_flow(
+        portal, scope="openid profile offline_access", prompt="consent"
+    )
     count = len(releases(db, citizen.id))
     assert count == 1
 
@@ -89,10 +100,16 @@ def test_what_releases_nothing_logs_nothing(db, browser, citizen):
     assert browser.introspect(other, token["access_token"]).get_json() == {"active": False}
     # A failed code exchange (wrong verifier) releases nothing.
     out = browser.authorize(portal, scope="openid profile")
-    resp = browser.client.post("/token", data={
-        "grant_type": "authorization_code", "code": out.code,
-        "redirect_uri": portal.redirect_uri, "code_verifier": "x" * 50},
-        auth=(portal.client_id, portal.secret))
+    resp = browser.client.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": out.code,
+            "redirect_uri": portal.redirect_uri,
+            "code_verifier": "x" * 50,
+        },
+        auth=(portal.client_id, portal.secret),
+    )
     assert resp.status_code == 400
     assert len(releases(db, citizen.id)) == count
 
@@ -104,8 +121,9 @@ def test_what_releases_nothing_logs_nothing(db, browser, citizen):
     assert len(releases(db, citizen.id)) == count
 
     # Dead tokens release nothing, by userinfo or by introspection.
-    revoked = browser.client.post("/revoke", data={"token": fresh["refresh_token"]},
-                                  auth=(portal.client_id, portal.secret))
+    revoked = browser.client.post(
+        "/revoke", data={"token": fresh["refresh_token"]}, auth=(portal.client_id, portal.secret)
+    )
     assert revoked.status_code == 200
     assert browser.userinfo(fresh["access_token"]).status_code == 401
     assert browser.introspect(portal, fresh["access_token"]).get_json() == {"active": False}
@@ -148,8 +166,10 @@ def test_no_claim_value_is_stored_in_the_release_log(db, browser, citizen):
     # A second portal with the claims parameter too.
     second = new_portal(db)
     _o, token2, _i = browser.sign_in_flow(
-        second, scope="openid", claims='{"userinfo": {"cccd": null, "address": null}, '
-                                       '"id_token": {"phone_number": null}}')
+        second,
+        scope="openid",
+        claims='{"userinfo": {"cccd": null, "address": null}, "id_token": {"phone_number": null}}',
+    )
     browser.userinfo(token2["access_token"])
     assert {"name", "cccd", "phone_number", "email", "address", "birthdate"} <= set(info)
 

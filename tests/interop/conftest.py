@@ -42,11 +42,17 @@ def citizen(live: Any) -> dict[str, Any]:
     return live.make_citizen()
 
 
-def verify_id_token(id_token: str, *, meta: dict[str, Any], jwks: KeySet, client_id: str,
-                    nonce: str, access_token: str) -> CodeIDToken:
+def verify_id_token(
+    id_token: str,
+    *,
+    meta: dict[str, Any],
+    jwks: KeySet,
+    client_id: str,
+    nonce: str,
+    access_token: str,
+) -> CodeIDToken:
     """Verify signature and claims (iss, aud, nonce, at_hash, exp) as an RP would."""
-    decoded = jwt.decode(id_token, jwks,
-                         algorithms=meta["id_token_signing_alg_values_supported"])
+    decoded = jwt.decode(id_token, jwks, algorithms=meta["id_token_signing_alg_values_supported"])
     options = {
         "iss": {"essential": True, "value": meta["issuer"]},
         "aud": {"essential": True, "value": client_id},
@@ -54,8 +60,12 @@ def verify_id_token(id_token: str, *, meta: dict[str, Any], jwks: KeySet, client
         "exp": {"essential": True},
         "at_hash": {"essential": True},
     }
-    claims = CodeIDToken(decoded.claims, decoded.header, options,
-                         {"nonce": nonce, "client_id": client_id, "access_token": access_token})
+    claims = CodeIDToken(
+        decoded.claims,
+        decoded.header,
+        options,
+        {"nonce": nonce, "client_id": client_id, "access_token": access_token},
+    )
     claims.validate(leeway=5)
     assert claims["exp"] > claims["iat"]
     return claims

@@ -37,10 +37,15 @@ class Portal:
 
     def session(self) -> OAuth2Session:
         return OAuth2Session(
-            client_id=self.info["client_id"], client_secret=self.info["client_secret"],
-            token_endpoint_auth_method="client_secret_basic", scope=SCOPE,
-            redirect_uri=self.info["redirect_uri"], code_challenge_method="S256",
-            token_endpoint=self.meta["token_endpoint"], default_timeout=TIMEOUT)
+            client_id=self.info["client_id"],
+            client_secret=self.info["client_secret"],
+            token_endpoint_auth_method="client_secret_basic",
+            scope=SCOPE,
+            redirect_uri=self.info["redirect_uri"],
+            code_challenge_method="S256",
+            token_endpoint=self.meta["token_endpoint"],
+            default_timeout=TIMEOUT,
+        )
 
     def login(self, **extra: Any) -> tuple[dict[str, Any], str, bool]:
         """Authorize and exchange the code; return (token, nonce, consent page shown)."""
@@ -48,25 +53,33 @@ class Portal:
         nonce = secrets.token_urlsafe(16)
         state = secrets.token_urlsafe(16)
         url, _state = self.client.create_authorization_url(
-            self.meta["authorization_endpoint"], state=state, code_verifier=verifier,
-            nonce=nonce, **extra)
+            self.meta["authorization_endpoint"],
+            state=state,
+            code_verifier=verifier,
+            nonce=nonce,
+            **extra,
+        )
         shown_before = len(self.ua.consent_pages)
-        out = self.ua.authorize(url, identifier=self.citizen["identifier"],
-                                password=self.citizen["password"])
+        out = self.ua.authorize(
+            url, identifier=self.citizen["identifier"], password=self.citizen["password"]
+        )
         assert out.params["state"] == state
         assert out.params["iss"] == self.meta["issuer"]
         assert out.code, out.params
-        token = self.client.fetch_token(authorization_response=out.location,
-                                        code_verifier=verifier)
+        token = self.client.fetch_token(authorization_response=out.location, code_verifier=verifier)
         return dict(token), nonce, len(self.ua.consent_pages) > shown_before
 
     def userinfo(self, access_token: str) -> requests.Response:
-        return requests.get(self.meta["userinfo_endpoint"], timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {access_token}"})
+        return requests.get(
+            self.meta["userinfo_endpoint"],
+            timeout=TIMEOUT,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
 
     def introspect(self, token: str, hint: str | None = None) -> dict[str, Any]:
-        resp = self.session().introspect_token(self.meta["introspection_endpoint"],
-                                               token=token, token_type_hint=hint)
+        resp = self.session().introspect_token(
+            self.meta["introspection_endpoint"], token=token, token_type_hint=hint
+        )
         assert resp.status_code == 200, resp.text
         return resp.json()
 
@@ -78,8 +91,7 @@ class Portal:
         return page
 
     def grant_id(self) -> str:
-        section = self.account_page().text.split(
-            f'data-client-id="{self.info["client_id"]}"', 1)[1]
+        section = self.account_page().text.split(f'data-client-id="{self.info["client_id"]}"', 1)[1]
         match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw"', section)
         assert match, "no withdraw form for the portal"
         return match.group(1)
@@ -101,8 +113,9 @@ def _assert_dead(portal: Portal, token: dict[str, Any]) -> None:
     assert portal.introspect(token["access_token"], "access_token") == {"active": False}
     assert portal.introspect(token["refresh_token"], "refresh_token") == {"active": False}
     with pytest.raises(OAuthError) as exc:
-        portal.session().refresh_token(portal.meta["token_endpoint"],
-                                       refresh_token=token["refresh_token"])
+        portal.session().refresh_token(
+            portal.meta["token_endpoint"], refresh_token=token["refresh_token"]
+        )
     assert exc.value.error == "invalid_grant"
 
 
@@ -110,12 +123,18 @@ def test_withdrawing_the_grant_kills_every_token_at_once(live, meta, jwks, porta
     token, nonce, prompted = portal.login(prompt="consent")
     assert prompted
     assert token.get("refresh_token")
-    verify_id_token(token["id_token"], meta=meta, jwks=jwks,
-                    client_id=portal.info["client_id"], nonce=nonce,
-                    access_token=token["access_token"])
+    verify_id_token(
+        token["id_token"],
+        meta=meta,
+        jwks=jwks,
+        client_id=portal.info["client_id"],
+        nonce=nonce,
+        access_token=token["access_token"],
+    )
     # A second token set under the same grant (a rotation) is alive too.
-    rotated = dict(portal.session().refresh_token(meta["token_endpoint"],
-                                                  refresh_token=token["refresh_token"]))
+    rotated = dict(
+        portal.session().refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+    )
     assert portal.userinfo(rotated["access_token"]).status_code == 200
     second, _nonce, prompted = portal.login()  # signed in and consented: no page
     assert not prompted
@@ -143,8 +162,7 @@ def test_withdrawing_the_grant_through_the_service(live, meta, portal):
 
     token, _nonce, _prompted = portal.login(prompt="consent")
     with live.session() as db:
-        grant = consent.live_grant(db, citizen_id=portal.citizen["id"],
-                                   portal_id=portal.info["id"])
+        grant = consent.live_grant(db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"])
         assert consent.withdraw(db, grant_id=grant.id, citizen_id=portal.citizen["id"])
         tokens.revoke_grant(db, grant.id, "consent_withdrawn")
         db.commit()
@@ -172,8 +190,9 @@ def test_withdrawing_one_claim_stops_it_at_once(live, meta, portal):
     assert info["sub"] == before["sub"]
     assert portal.introspect(token["access_token"])["active"] is True
     # A refreshed token does not bring it back.
-    fresh = dict(portal.session().refresh_token(meta["token_endpoint"],
-                                                refresh_token=token["refresh_token"]))
+    fresh = dict(
+        portal.session().refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+    )
     assert "email" not in portal.userinfo(fresh["access_token"]).json()
 
 
@@ -182,10 +201,10 @@ def test_withdrawing_one_claim_through_the_service(live, meta, portal):
 
     token, _nonce, _prompted = portal.login()
     with live.session() as db:
-        grant = consent.live_grant(db, citizen_id=portal.citizen["id"],
-                                   portal_id=portal.info["id"])
-        assert consent.withdraw_claim(db, citizen_id=portal.citizen["id"], grant_id=grant.id,
-                                      item="phone_number")
+        grant = consent.live_grant(db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"])
+        assert consent.withdraw_claim(
+            db, citizen_id=portal.citizen["id"], grant_id=grant.id, item="phone_number"
+        )
         db.commit()
     info = portal.userinfo(token["access_token"]).json()
     assert "phone_number" not in info
@@ -201,8 +220,8 @@ def test_a_code_issued_before_the_withdrawal_is_refused(live, meta, portal):
     portal.login()  # consented
     verifier = secrets.token_urlsafe(48)
     url, _state = portal.client.create_authorization_url(
-        meta["authorization_endpoint"], code_verifier=verifier,
-        nonce=secrets.token_urlsafe(16))
+        meta["authorization_endpoint"], code_verifier=verifier, nonce=secrets.token_urlsafe(16)
+    )
     out = portal.ua.authorize(url)
     assert out.code
     portal.withdraw(f"/account/portals/{portal.grant_id()}/withdraw")

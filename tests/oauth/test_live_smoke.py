@@ -12,20 +12,39 @@ def test_code_flow_over_http(live):
     citizen = live.make_citizen()
     ua = UserAgent(live.url)
     verifier, challenge = pkce_pair()
-    out = ua.authorize(ua.auth_url(response_type="code", client_id=portal["client_id"],
-                                   redirect_uri=portal["redirect_uri"], scope="openid profile",
-                                   state="xyz", nonce="n-1", code_challenge=challenge,
-                                   code_challenge_method="S256"),
-                       identifier=citizen["identifier"], password=citizen["password"])
+    out = ua.authorize(
+        ua.auth_url(
+            response_type="code",
+            client_id=portal["client_id"],
+            redirect_uri=portal["redirect_uri"],
+            scope="openid profile",
+            state="xyz",
+            nonce="n-1",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        ),
+        identifier=citizen["identifier"],
+        password=citizen["password"],
+    )
     assert out.params["state"] == "xyz"
     assert out.params["iss"] == live.url
     assert out.pages == ["/signin", "/consent"]
-    resp = requests.post(f"{live.url}/token", data={
-        "grant_type": "authorization_code", "code": out.code,
-        "redirect_uri": portal["redirect_uri"], "code_verifier": verifier,
-    }, auth=(portal["client_id"], portal["client_secret"]), timeout=30)
+    resp = requests.post(
+        f"{live.url}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": out.code,
+            "redirect_uri": portal["redirect_uri"],
+            "code_verifier": verifier,
+        },
+        auth=(portal["client_id"], portal["client_secret"]),
+        timeout=30,
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["Cache-Control"] == "no-store"
-    info = requests.get(f"{live.url}/userinfo", timeout=30,
-                        headers={"Authorization": f"Bearer {resp.json()['access_token']}"})
+    info = requests.get(
+        f"{live.url}/userinfo",
+        timeout=30,
+        headers={"Authorization": f"Bearer {resp.json()['access_token']}"},
+    )
     assert info.json()["family_name"] == "Nguyễn"

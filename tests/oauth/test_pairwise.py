@@ -25,13 +25,15 @@ def test_citizens_differ_within_a_sector():
 
 def test_salt_changes_every_subject():
     assert pairwise_subject(sector_identifier="land", local_id="c1", salt="s1") != (
-        pairwise_subject(sector_identifier="land", local_id="c1", salt="s2"))
+        pairwise_subject(sector_identifier="land", local_id="c1", salt="s2")
+    )
 
 
 def test_no_ambiguity_between_sector_and_id():
     # "ab"+"c" must not collide with "a"+"bc": the separator keeps the parts apart.
     assert pairwise_subject(sector_identifier="ab", local_id="c", salt="s") != (
-        pairwise_subject(sector_identifier="a", local_id="bc", salt="s"))
+        pairwise_subject(sector_identifier="a", local_id="bc", salt="s")
+    )
 
 
 def test_subject_is_url_safe_and_opaque():
@@ -56,6 +58,7 @@ def test_portals_of_one_sector_share_subject(db, settings, app_ctx):
 def test_default_sector_is_the_redirect_host(db):
     from tests.support.factories import make_portal
 
-    portal, _ = make_portal(db, redirect_uris=["https://dat-dai.danang.gov.vn/cb",
-                                               "https://dat-dai.danang.gov.vn/cb2"])
+    portal, _ = make_portal(
+        db, redirect_uris=["https://dat-dai.danang.gov.vn/cb", "https://dat-dai.danang.gov.vn/cb2"]
+    )
     assert portal.sector_identifier == "dat-dai.danang.gov.vn"

@@ -30,21 +30,38 @@ def test_no_secret_or_token_is_stored_in_the_clear(live):
     citizen = live.make_citizen()
     ua = UserAgent(live.url)
     verifier, challenge = pkce_pair()
-    out = ua.authorize(ua.auth_url(
-        response_type="code", client_id=portal["client_id"], redirect_uri=portal["redirect_uri"],
-        scope="openid profile offline_access", prompt="consent", state="s", nonce="n",
-        code_challenge=challenge, code_challenge_method="S256"),
-        identifier=citizen["identifier"], password=citizen["password"])
+    out = ua.authorize(
+        ua.auth_url(
+            response_type="code",
+            client_id=portal["client_id"],
+            redirect_uri=portal["redirect_uri"],
+            scope="openid profile offline_access",
+            prompt="consent",
+            state="s",
+            nonce="n",
+            code_challenge=challenge,
+            code_challenge_method="S256",
+        ),
+        identifier=citizen["identifier"],
+        password=citizen["password"],
+    )
     code = out.code
     # The code waits in the shared store under its digest only.
     store = live.app.extensions["idp.store"]
     parked = _store_dump(store)
     assert code not in parked
     assert digest(code) in parked
-    tokens = requests.post(f"{live.url}/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": portal["redirect_uri"],
-        "code_verifier": verifier}, auth=(portal["client_id"], portal["client_secret"]),
-        timeout=30).json()
+    tokens = requests.post(
+        f"{live.url}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": portal["redirect_uri"],
+            "code_verifier": verifier,
+        },
+        auth=(portal["client_id"], portal["client_secret"]),
+        timeout=30,
+    ).json()
     access, refresh = tokens["access_token"], tokens["refresh_token"]
 
     token_rows = _rows(live, "tokens")

@@ -43,10 +43,17 @@ def test_every_step_on_alternating_workers(backend, tmp_path):
     apps = []
     memory = MemoryStore()
     for n in range(2):
-        settings = base_settings(tmp_path / f"w{n}", database_url=backend.database_url,
-                                 redis_url=backend.redis_url, secret_key=secret)
-        store = (RedisStore(backend.redis_url, f"{backend.run_prefix}rr:") if backend.redis_url
-                 else memory)
+        settings = base_settings(
+            tmp_path / f"w{n}",
+            database_url=backend.database_url,
+            redis_url=backend.redis_url,
+            secret_key=secret,
+        )
+        store = (
+            RedisStore(backend.redis_url, f"{backend.run_prefix}rr:")
+            if backend.redis_url
+            else memory
+        )
         apps.append(create_app(settings, engine=backend.engine, store=store))
     with Session(backend.engine, expire_on_commit=False) as db:
         portal, client_secret = make_portal(db, redirect_uris=["https://portal.example.vn/cb"])
@@ -56,11 +63,19 @@ def test_every_step_on_alternating_workers(backend, tmp_path):
     browser = Client(balancer)
     verifier, challenge = pkce_pair()
 
-    resp = browser.get("/authorize", query_string={
-        "response_type": "code", "client_id": portal.client_id,
-        "redirect_uri": "https://portal.example.vn/cb", "scope": "openid profile email",
-        "state": "st", "nonce": "n", "code_challenge": challenge,
-        "code_challenge_method": "S256"})
+    resp = browser.get(
+        "/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": portal.client_id,
+            "redirect_uri": "https://portal.example.vn/cb",
+            "scope": "openid profile email",
+            "state": "st",
+            "nonce": "n",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
     for _ in range(12):
         if resp.status_code in (302, 303):
             location = resp.headers["Location"]
@@ -70,8 +85,10 @@ def test_every_step_on_alternating_workers(backend, tmp_path):
             continue
         page = resp.get_data(as_text=True)
         path = resp.request.path
-        form = {"csrf_token": CSRF.search(page).group(1),
-                "interaction": INTERACTION.search(page).group(1)}
+        form = {
+            "csrf_token": CSRF.search(page).group(1),
+            "interaction": INTERACTION.search(page).group(1),
+        }
         if path == "/signin":
             form.update(identifier=citizen.cccd, password=PASSWORD)
         else:
@@ -83,10 +100,16 @@ def test_every_step_on_alternating_workers(backend, tmp_path):
     code = query["code"][0]
 
     portal_side = Client(balancer)
-    token = portal_side.post("/token", data={
-        "grant_type": "authorization_code", "code": code,
-        "redirect_uri": "https://portal.example.vn/cb", "code_verifier": verifier},
-        auth=(portal.client_id, client_secret))
+    token = portal_side.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "https://portal.example.vn/cb",
+            "code_verifier": verifier,
+        },
+        auth=(portal.client_id, client_secret),
+    )
     assert token.status_code == 200, token.get_data(as_text=True)
     access = token.json["access_token"]
     for _ in range(2):  # once on each worker
@@ -94,10 +117,16 @@ def test_every_step_on_alternating_workers(backend, tmp_path):
         assert info.status_code == 200
         assert info.json["family_name"] == citizen.family_name
     # The code was taken once, whichever worker is asked again.
-    again = portal_side.post("/token", data={
-        "grant_type": "authorization_code", "code": code,
-        "redirect_uri": "https://portal.example.vn/cb", "code_verifier": verifier},
-        auth=(portal.client_id, client_secret))
+    again = portal_side.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "https://portal.example.vn/cb",
+            "code_verifier": verifier,
+        },
+        auth=(portal.client_id, client_secret),
+    )
     assert again.json["error"] == "invalid_grant"
     assert set(balancer.served) == {0, 1}
     assert len(balancer.served) >= 8

@@ -59,8 +59,7 @@ def make_citizen(db: Any, settings: Any, password: str | None = PASSWORD, **over
     from idp.citizens.validation import validate_profile
 
     profile = validate_profile(profile_data(**overrides))
-    citizen = register_citizen(db, profile=profile, password=password,
-                               hasher=make_hasher(settings))
+    citizen = register_citizen(db, profile=profile, password=password, hasher=make_hasher(settings))
     db.flush()
     return citizen
 
@@ -88,5 +87,10 @@ def default_purposes(scope: str, required: tuple[str, ...] = ()) -> dict[str, An
     from idp.oauth.claims import SCOPE_ITEMS
 
     items = [i for s in scope.split() for i in SCOPE_ITEMS.get(s, ())]
-    return {i: {"purpose": {"vi": f"Mục đích thử nghiệm: {i}", "en": f"Test purpose: {i}"},
-                "required": i in required} for i in items}
+    return {
+        i: {
+            "purpose": {"vi": f"Mục đích thử nghiệm: {i}", "en": f"Test purpose: {i}"},
+            "required": i in required,
+        }
+        for i in items
+    }

@@ -47,9 +47,13 @@ class LiveServer:
         with self.session() as db:
             portal, secret = make_portal(db, **kw)
             db.commit()
-            return {"client_id": portal.client_id, "client_secret": secret,
-                    "redirect_uri": kw["redirect_uris"][0], "id": portal.id,
-                    "name": portal.name}
+            return {
+                "client_id": portal.client_id,
+                "client_secret": secret,
+                "redirect_uri": kw["redirect_uris"][0],
+                "id": portal.id,
+                "name": portal.name,
+            }
 
     def make_citizen(self, **kw: Any) -> dict[str, Any]:
         """Register a citizen with a password; return identifier, password and profile."""
@@ -57,8 +61,12 @@ class LiveServer:
         with self.session() as db:
             citizen = make_citizen(db, self.settings, **data)
             db.commit()
-            return {"id": citizen.id, "identifier": data["cccd"], "password": PASSWORD,
-                    "profile": data}
+            return {
+                "id": citizen.id,
+                "identifier": data["cccd"],
+                "password": PASSWORD,
+                "profile": data,
+            }
 
     def stop(self) -> None:
         """Stop serving."""
@@ -74,8 +82,13 @@ def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveS
     dispatch = _Dispatch()
     server = make_server("127.0.0.1", 0, dispatch, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
-    settings = base_settings(data_dir, issuer=url, database_url=backend.database_url,
-                             redis_url=backend.redis_url, **settings_kw)
+    settings = base_settings(
+        data_dir,
+        issuer=url,
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        **settings_kw,
+    )
     app = create_app(settings, engine=backend.engine, store=backend.new_store())
     dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name="live-idp", daemon=True)

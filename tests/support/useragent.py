@@ -65,16 +65,24 @@ class UserAgent:
         """Return an authorization URL with the given parameters."""
         return f"{self.issuer}/authorize?{urlencode(params)}"
 
-    def authorize(self, url: str | None = None, *, method: str = "GET",
-                  data: dict[str, Any] | None = None, identifier: str | None = None,
-                  password: str | None = None, consent: str | None = "approve",
-                  untick: set[str] | frozenset[str] = frozenset(),
-                  max_steps: int = 12) -> Outcome:
+    def authorize(
+        self,
+        url: str | None = None,
+        *,
+        method: str = "GET",
+        data: dict[str, Any] | None = None,
+        identifier: str | None = None,
+        password: str | None = None,
+        consent: str | None = "approve",
+        untick: set[str] | frozenset[str] = frozenset(),
+        max_steps: int = 12,
+    ) -> Outcome:
         """Run an authorization request to its end; sign in and consent when asked."""
         pages: list[str] = []
         if method == "POST":
-            resp = self.http.post(f"{self.issuer}/authorize", data=data, allow_redirects=False,
-                                  timeout=30)
+            resp = self.http.post(
+                f"{self.issuer}/authorize", data=data, allow_redirects=False, timeout=30
+            )
         else:
             resp = self.http.get(url, allow_redirects=False, timeout=30)
         for _ in range(max_steps):
@@ -92,8 +100,7 @@ class UserAgent:
             if path == "/signin" and resp.status_code in (200, 401):
                 if identifier is None:
                     raise AssertionError("sign-in page shown but no credentials given")
-                resp = self.post_form(resp, "/signin", identifier=identifier,
-                                      password=password)
+                resp = self.post_form(resp, "/signin", identifier=identifier, password=password)
                 if resp.status_code == 401:
                     raise AssertionError("sign-in refused")
                 continue
@@ -116,5 +123,6 @@ class UserAgent:
         inter = _INTERACTION.search(page.text)
         if inter:
             data["interaction"] = inter.group(1)
-        return self.http.post(f"{self.issuer}{action}", data=data, allow_redirects=False,
-                              timeout=30)
+        return self.http.post(
+            f"{self.issuer}{action}", data=data, allow_redirects=False, timeout=30
+        )
