@@ -185,7 +185,8 @@ def clients_add(
     purposes_file: Any,
 ) -> None:
     """Register a portal; print JSON with client_id and (once) client_secret."""
-    from idp.oauth.clients import RegistrationError, describe, register_portal
+    from idp.admin.service import describe_portal, register_portal
+    from idp.portals.service import RegistrationError
 
     settings = _settings()
     purposes = _read_json(purposes_file) if purposes_file else None
@@ -214,7 +215,7 @@ def clients_add(
                 "until `idp clients purposes` declares why it needs each claim",
                 err=True,
             )
-        out = describe(reg.portal, session)
+        out = describe_portal(session, reg.portal)
         if reg.client_secret:
             out["client_secret"] = reg.client_secret
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -223,14 +224,10 @@ def clients_add(
 @clients.command("list")
 def clients_list() -> None:
     """Print every registered portal as JSON (never secrets)."""
-    from idp.oauth.clients import describe, list_portals
+    from idp.admin.service import list_portals
 
     with _session(_settings()) as session:
-        click.echo(
-            json.dumps(
-                [describe(p, session) for p in list_portals(session)], ensure_ascii=False, indent=2
-            )
-        )
+        click.echo(json.dumps(list_portals(session), ensure_ascii=False, indent=2))
 
 
 @clients.command("purposes")
@@ -242,7 +239,8 @@ def clients_purposes(client_id: str, purposes_file: Any) -> None:
     A change of any purpose text or of `required` publishes a new notice version; citizens
     are asked again for the claims whose purpose changed.
     """
-    from idp.oauth.clients import RegistrationError, declare_purposes
+    from idp.admin.service import declare_purposes
+    from idp.portals.service import RegistrationError
 
     purposes = _read_json(purposes_file)
     with _session(_settings()) as session:
@@ -453,10 +451,9 @@ DEMO_PURPOSES: dict[str, dict[str, Any]] = {
 @click.option("--base-port", default=5001, show_default=True, type=click.IntRange(1, 65000))
 def demo(base_port: int) -> None:
     """Register the two demo portals (idempotent) and write their settings to the data folder."""
-    from sqlalchemy import select
 
-    from idp.oauth.clients import register_portal, rotate_secret
-    from idp.oauth.models import Portal
+    from idp.admin.service import register_portal
+    from idp.portals.service import by_client_id, rotate_secret
 
     settings = _settings()
     path = settings.data_dir / "demo-portals.json"
@@ -484,7 +481,7 @@ def demo(base_port: int) -> None:
     with _session(settings) as session:
         for client_id, name, key, port, scope, extra_scope in portals:
             base = f"http://127.0.0.1:{port}"
-            known = session.scalar(select(Portal).where(Portal.client_id == client_id))
+            known = by_client_id(session, client_id)
             if known is None:
                 reg = register_portal(
                     session,

@@ -4,6 +4,7 @@ from idp.citizens import models as citizens_models  # noqa: F401
 from idp.consent import models as consent_models  # noqa: F401
 from idp.db import Base
 from idp.keys import SigningKey  # noqa: F401
-from idp.oauth import models as oauth_models  # noqa: F401
+from idp.portals import models as portals_models  # noqa: F401
+from idp.tokens import models as tokens_models  # noqa: F401
 
 metadata = Base.metadata

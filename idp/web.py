@@ -1,4 +1,4 @@
-"""Browser-facing plumbing: cookies, the sign-in session, language, security headers."""
+"""Browser-facing plumbing: the browser cookie, interaction binding, language, security headers."""
 
 from __future__ import annotations
 
@@ -8,47 +8,13 @@ from typing import Any
 from flask import Flask, Response, g, request, session
 
 from idp import runtime
-from idp.citizens import service as citizens
 
-SSO_COOKIE = "idp_sso"
 BROWSER_COOKIE = "idp_browser"
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-
-
-def current_sso() -> citizens.SignInSession | None:
-    """Return this browser's live sign-in session, if any."""
-    if "idp_sso" not in g:
-        g.idp_sso = citizens.load_session(runtime.store(), request.cookies.get(SSO_COOKIE))
-    return g.idp_sso
-
-
-def signed_in_citizen() -> Any:
-    """Return the citizen of this browser's sign-in session, or None."""
-    from idp.db import get_db
-
-    sso = current_sso()
-    return citizens.get_citizen(get_db(), sso.citizen_id) if sso else None
-
-
-def set_sso(response: Response, sso: citizens.SignInSession | None) -> Response:
-    """Set (or clear) the sign-in session cookie: host-only, HttpOnly, SameSite=Lax."""
-    s = runtime.settings()
-    if sso is None:
-        response.delete_cookie(SSO_COOKIE, httponly=True, secure=s.secure_cookies, samesite="Lax")
-    else:
-        response.set_cookie(
-            SSO_COOKIE,
-            sso.sid,
-            max_age=s.session_ttl,
-            httponly=True,
-            secure=s.secure_cookies,
-            samesite="Lax",
-        )
-    return response
 
 
 def browser_binding(*, create: bool) -> str | None:
@@ -117,5 +83,4 @@ def init_app(app: Flask) -> None:
         return {
             "current_lang": str(babel_locale() or "vi"),
             "languages": runtime.settings().languages,
-            "signed_in": current_sso() is not None,
         }

@@ -17,8 +17,11 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from idp import interaction as flow
 from idp import runtime
+from idp.assurance import ACR_PASSWORD, AMR_PASSWORD
 from idp.citizens import service
+from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
     ValidationErrors,
@@ -29,17 +32,11 @@ from idp.citizens.validation import (
 )
 from idp.db import get_db
 from idp.errors import InteractionExpired
-from idp.oauth import interaction as flow
-from idp.oauth.grants import ACR_PASSWORD, AMR_PASSWORD
-from idp.web import (
-    browser_binding,
-    current_sso,
-    rotate_browser_session,
-    set_sso,
-    signed_in_citizen,
-)
+from idp.portals import service as portals
+from idp.web import browser_binding, rotate_browser_session
 
 bp = Blueprint("citizens", __name__)
+bp.app_context_processor(template_globals)
 
 PROFILE_FIELDS = (
     "family_name",
@@ -79,9 +76,7 @@ def _interaction(required: bool = False) -> flow.Interaction | None:
 def _portal_name(inter: flow.Interaction | None) -> str | None:
     if inter is None:
         return None
-    from idp.oauth import clients
-
-    portal = clients.find_active(get_db(), inter.params.get("client_id"))
+    portal = portals.find_active(get_db(), inter.params.get("client_id"))
     return portal.name if portal else None
 
 
@@ -231,10 +226,8 @@ def set_password(token: str) -> Any:
 
 
 @bp.get("/account")
-def account() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return redirect(url_for("citizens.signin"), code=303)
+@citizen_required
+def account(citizen: Any) -> Any:
     return _account_page(citizen, {}, None)
 
 
@@ -263,10 +256,8 @@ def _account_page(
 
 
 @bp.post("/account/contacts")
-def update_contacts() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return redirect(url_for("citizens.signin"), code=303)
+@citizen_required
+def update_contacts(citizen: Any) -> Any:
     values = {
         k: request.form.get(k, "") for k in ("email", "phone", "province", "commune", "street")
     }

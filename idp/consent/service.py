@@ -18,9 +18,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from idp import events
+from idp.claims import CLAIM_ITEMS
 from idp.consent.models import ConsentClaim, ConsentGrant, Notice, Release
 from idp.db import iso_utc, utcnow
-from idp.oauth.claims import CLAIM_ITEMS
 
 PURPOSE_MAX = 500
 CHECK_CLAIMS_NOT_GRANTED = "claims_not_granted"
@@ -488,7 +488,7 @@ def purpose_text(notice: Notice | None, item: str, lang: str) -> str:
 
 def items_of_claims(claims: Iterable[str]) -> list[str]:
     """Return the consent items released claim names belong to (``sub`` first)."""
-    from idp.oauth.claims import item_of
+    from idp.claims import item_of
 
     names = set(claims)
     items = {item_of(c) for c in names}
@@ -509,7 +509,7 @@ class _Lookup:
         return self._notices[notice_id]
 
     def portal(self, portal_id: str) -> Any:
-        from idp.oauth import clients
+        from idp.portals import service as clients
 
         if portal_id not in self._portals:
             self._portals[portal_id] = clients.get_portal(self.db, portal_id)
@@ -602,8 +602,8 @@ def _receipt_for(
     db: Session, *, grant: ConsentGrant, issuer: str, action: str, decisions: dict[str, bool]
 ) -> Any:
     from idp.consent import receipts as receipts_service
-    from idp.oauth import clients
-    from idp.oauth.grants import subject_for
+    from idp.portals import service as clients
+    from idp.subjects import subject_for
 
     portal = clients.get_portal(db, grant.portal_id)
     if portal is None:  # pragma: no cover - portals cascade to their grants
@@ -655,7 +655,7 @@ def withdraw_grant_with_receipt(
     authorization at that portal prompts again. Returns the receipt, or None (nothing
     written) when the grant is not the citizen's or is already withdrawn.
     """
-    from idp.oauth import tokens
+    from idp.tokens import service as tokens
 
     grant = own_grant(db, citizen_id=citizen_id, grant_id=grant_id)
     if grant is None or grant.revoked_at is not None:

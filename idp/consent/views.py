@@ -10,18 +10,19 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
+from idp import interaction as flow
 from idp import runtime
 from idp.citizens import service as citizens
+from idp.citizens.sso import citizen_required, current_sso, set_sso
+from idp.claims import CLAIM_ITEMS, ClaimsRequestError
 from idp.consent import receipts, service
+from idp.consent.policy import ConsentNeeds, consent_needs
 from idp.db import get_db, iso_utc, utcnow
 from idp.errors import IdpError, InteractionExpired, NotFound
-from idp.oauth import clients
-from idp.oauth import interaction as flow
-from idp.oauth import tokens as oauth_tokens
-from idp.oauth.claims import CLAIM_ITEMS, ClaimsRequestError
-from idp.oauth.grants import subject_for
-from idp.oauth.policy import ConsentNeeds, consent_needs
-from idp.web import browser_binding, current_sso, rotate_browser_session, set_sso, signed_in_citizen
+from idp.portals import service as clients
+from idp.subjects import subject_for
+from idp.tokens import service as oauth_tokens
+from idp.web import browser_binding, rotate_browser_session
 
 bp = Blueprint("consent", __name__)
 
@@ -166,10 +167,6 @@ def _vn_date(when: Any) -> str:
     return service.vietnam_time(when, "%d/%m/%Y")
 
 
-def _to_signin() -> Any:
-    return redirect(url_for("citizens.signin"), code=303)
-
-
 def _own_grant(citizen: Any, grant_id: str) -> Any:
     """Return the citizen's grant with this id, or raise NotFound (also for others')."""
     grant = None
@@ -189,10 +186,8 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 
 
 @bp.get("/account/portals")
-def portals_page() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def portals_page(citizen: Any) -> Any:
     db = get_db()
     return render_template(
         "consent/portals.html",
@@ -202,10 +197,8 @@ def portals_page() -> Any:
 
 
 @bp.post("/account/portals/<grant_id>/claims/<item>/withdraw")
-def withdraw_claim(grant_id: str, item: str) -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def withdraw_claim(citizen: Any, grant_id: str, item: str) -> Any:
     grant = _own_grant(citizen, grant_id)
     if item not in CLAIM_ITEMS:
         raise NotFound(detail="no such claim item")
@@ -224,10 +217,8 @@ def withdraw_claim(grant_id: str, item: str) -> Any:
 
 
 @bp.post("/account/portals/<grant_id>/withdraw")
-def withdraw_grant(grant_id: str) -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     grant = _own_grant(citizen, grant_id)
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
@@ -250,10 +241,8 @@ def withdraw_grant(grant_id: str) -> Any:
 
 
 @bp.get("/account/receipts/<receipt_id>.jwt")
-def receipt_download(receipt_id: str) -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def receipt_download(citizen: Any, receipt_id: str) -> Any:
     row = None
     if _UUID.fullmatch(receipt_id):
         row = receipts.get_receipt(get_db(), citizen_id=citizen.id, receipt_id=receipt_id)
@@ -302,10 +291,8 @@ class _HistoryQuery:
 
 
 @bp.get("/account/history")
-def history_page() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def history_page(citizen: Any) -> Any:
     query = _HistoryQuery(citizen, paged=True)
     entries: list[service.HistoryEntry] = []
     total = 0
@@ -343,20 +330,16 @@ def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
 
 
 @bp.get("/account/history.csv")
-def history_csv() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def history_csv(citizen: Any) -> Any:
     # A byte-order mark so that spreadsheet programs read the Vietnamese text as UTF-8.
     body = "\ufeff" + service.history_csv(_export_entries(citizen))
     return _download(body, "text/csv", "data-history.csv")
 
 
 @bp.get("/account/history.json")
-def history_json() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def history_json(citizen: Any) -> Any:
     rows = [e.as_dict() for e in _export_entries(citizen)]
     body = json.dumps(
         {"issuer": runtime.settings().issuer, "releases": rows}, ensure_ascii=False, indent=2
@@ -365,10 +348,8 @@ def history_json() -> Any:
 
 
 @bp.get("/account/data.json")
-def my_data() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def my_data(citizen: Any) -> Any:
     db = get_db()
     record = service.citizen_record(db, citizen_id=citizen.id, lang=lang())
     data = {
@@ -383,10 +364,8 @@ def my_data() -> Any:
 
 
 @bp.post("/account/delete")
-def delete_account() -> Any:
-    citizen = signed_in_citizen()
-    if citizen is None:
-        return _to_signin()
+@citizen_required
+def delete_account(citizen: Any) -> Any:
     db = get_db()
     settings = runtime.settings()
     error = None

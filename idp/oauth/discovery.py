@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.oauth.claims import SUPPORTED_SCOPES, supported_claims
-from idp.oauth.clients import AUTH_METHODS, ID_TOKEN_ALGS
-from idp.oauth.grants import ACR_VALUES_SUPPORTED
+from idp.assurance import ACR_VALUES_SUPPORTED
+from idp.claims import SUPPORTED_SCOPES, supported_claims
+from idp.portals.service import AUTH_METHODS, ID_TOKEN_ALGS
 
 
 def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:

@@ -20,17 +20,17 @@ from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from idp import events, keys, runtime
+from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
+from idp.claims import claims_of_items, requested_claims
 from idp.consent import service as consent
 from idp.db import get_db
-from idp.oauth import tokens
-from idp.oauth.claims import claims_of_items, pairwise_subject, requested_claims
-from idp.oauth.models import Portal, Token, digest
+from idp.hashing import digest
+from idp.portals.models import Portal
+from idp.subjects import subject_for
+from idp.tokens import service as tokens
+from idp.tokens.models import Token
 
-# RFC 8176 authentication method reference and our level-of-assurance values.
-AMR_PASSWORD = "pwd"
-ACR_PASSWORD = "1"
-ACR_VALUES_SUPPORTED = (ACR_PASSWORD,)
 REPLAY_MARKER_TTL = 24 * 3600
 
 
@@ -54,15 +54,6 @@ class Principal:
     def get_user_id(self) -> str:
         """Return the citizen's internal id (authlib's user interface)."""
         return self.citizen.id
-
-
-def subject_for(citizen_id: str, portal: Portal) -> str:
-    """Return the citizen's ``sub`` as this portal sees it (pairwise)."""
-    return pairwise_subject(
-        sector_identifier=portal.sector_identifier,
-        local_id=citizen_id,
-        salt=runtime.settings().pairwise_salt,
-    )
 
 
 def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:

@@ -10,9 +10,9 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from idp import runtime
 from idp.consent import service as consent
 from idp.db import get_db
-from idp.oauth.grants import subject_for
-from idp.oauth.models import Token
 from idp.oauth.validation import live_token
+from idp.subjects import subject_for
+from idp.tokens.models import Token
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
@@ -50,7 +50,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return self.introspect_token(token)
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
-        portal = token._portal
+        portal = token.get_client()
         kind = getattr(token, "_kind", "access_token")
         exp = token.access_expires_at if kind == "access_token" else token.refresh_expires_at
         # The pairwise subject is personal data too: the release is logged.

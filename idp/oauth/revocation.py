@@ -8,8 +8,9 @@ from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 
 from idp.db import get_db
-from idp.oauth import tokens
-from idp.oauth.models import Token, digest
+from idp.hashing import digest
+from idp.tokens import service as tokens
+from idp.tokens.models import Token
 
 
 class RevocationEndpoint(_RevocationEndpoint):

@@ -14,7 +14,6 @@ from flask import Flask, g
 
 from idp import runtime
 from idp.db import get_db
-from idp.oauth import clients, tokens
 from idp.oauth.grants import (
     AuthorizationCodeGrant,
     OpenIDCode,
@@ -23,9 +22,11 @@ from idp.oauth.grants import (
     S256CodeChallenge,
 )
 from idp.oauth.introspection import IntrospectionEndpoint
-from idp.oauth.models import Portal
 from idp.oauth.revocation import RevocationEndpoint
 from idp.oauth.userinfo import UserInfoEndpoint, make_protector
+from idp.portals import service as clients
+from idp.portals.models import Portal
+from idp.tokens import service as tokens
 
 
 class Server(AuthorizationServer):
@@ -64,6 +65,9 @@ def _client_secret_basic(query_client: Any, request: Any) -> Portal | None:
 
     Authlib 1.9 unpacks ``Basic `` (no credentials) and decodes non-UTF-8 credentials
     unguarded (ValueError): such a header is simply no authentication (invalid_client).
+    Authlib offers no public hook around its built-in method, so the function is imported
+    from ``rfc6749.authenticate_client`` and registered in its place through the public
+    ``register_client_auth_method``.
     """
     try:
         return authenticate_client_secret_basic(query_client, request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.integrations.flask_oauth2 import ResourceProtector, current_token
 from authlib.oauth2.rfc6749 import MissingAuthorizationError, UnsupportedTokenTypeError
 from authlib.oauth2.rfc6749.errors import ForbiddenError
 from authlib.oauth2.rfc6750 import BearerTokenValidator
@@ -14,8 +14,8 @@ from flask import request
 from idp import keys, runtime
 from idp.db import get_db
 from idp.oauth.grants import Principal, user_claims
-from idp.oauth.models import Token
 from idp.oauth.validation import live_token
+from idp.tokens.models import Token
 
 
 class LiveTokenValidator(BearerTokenValidator):
@@ -71,7 +71,7 @@ class UserInfoEndpoint(oidc.UserInfoEndpoint):
         token = request_token()
         principal = Principal(
             citizen=user,
-            portal=token._portal,
+            portal=token.get_client(),
             auth_time=token.auth_time or 0,
             amr=list(token.amr or []),
             acr=token.acr or "",
@@ -85,7 +85,5 @@ class UserInfoEndpoint(oidc.UserInfoEndpoint):
 
 
 def request_token() -> Token:
-    """Return the token authenticated for this request."""
-    from flask import g
-
-    return g.authlib_server_oauth2_token
+    """Return the token authenticated for this request (Authlib's ``current_token``)."""
+    return current_token._get_current_object()

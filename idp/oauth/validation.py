@@ -7,8 +7,9 @@ from typing import Any
 from idp.citizens import service as citizens
 from idp.consent import service as consent
 from idp.db import get_db
-from idp.oauth import clients, tokens
-from idp.oauth.models import Token
+from idp.portals import service as clients
+from idp.tokens import service as tokens
+from idp.tokens.models import Token
 
 
 def live_token(value: Any, *, kind: str = "access_token") -> Token | None:

@@ -8,8 +8,12 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, OAuth2Request
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidRequestError,
+    OAuth2Payload,
+    OAuth2Request,
+)
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
     LoginRequiredError,
@@ -22,18 +26,21 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp import events, keys, runtime
+from idp import interaction as flow
+from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
+from idp.citizens.sso import current_sso
+from idp.claims import ClaimsRequestError, parse_claims_request
 from idp.consent import receipts
 from idp.consent import service as consent
+from idp.consent.policy import consent_needs
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
-from idp.oauth import interaction as flow
-from idp.oauth.claims import ClaimsRequestError, parse_claims_request
 from idp.oauth.discovery import metadata
-from idp.oauth.grants import ACR_PASSWORD, Principal, subject_for
-from idp.oauth.models import Portal
-from idp.oauth.policy import consent_needs
-from idp.web import browser_binding, current_sso
+from idp.oauth.grants import Principal
+from idp.portals.models import Portal
+from idp.subjects import subject_for
+from idp.web import browser_binding
 
 bp = Blueprint("oauth", __name__)
 
@@ -165,11 +172,31 @@ def resume(iid: str) -> Any:
     return _decide(grant, params, sso, citizen, inter)
 
 
+class ParkedPayload(OAuth2Payload):
+    """The parameters of a parked authorization request (Authlib's payload interface)."""
+
+    def __init__(self, params: dict[str, str]):
+        self._data = dict(params)
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> Any:
+        return {key: [value] for key, value in self._data.items()}
+
+
 def _rebuild(params: dict[str, str]) -> OAuth2Request:
-    """Recreate the parked authorization request (as a GET to the endpoint)."""
+    """Recreate the parked authorization request (as a GET to the endpoint).
+
+    Authlib's Flask server builds requests only from the live Flask request; a resumed
+    interaction answers the request parked earlier, so it is rebuilt from Authlib's public
+    ``OAuth2Request`` and ``OAuth2Payload`` classes (our ``Server`` accepts it as is).
+    """
     uri = f"{runtime.settings().issuer}/authorize?{urlencode(params)}"
     req = OAuth2Request("GET", uri, headers={})
-    req.payload = BasicOAuth2Payload(dict(params))
+    req.payload = ParkedPayload(params)
     return req
 
 

@@ -214,7 +214,7 @@ def test_disabled_portal_is_unknown(client, db, portal):
     from sqlalchemy import update
 
     from idp.db import utcnow
-    from idp.oauth.models import Portal
+    from idp.portals.models import Portal
 
     db.execute(update(Portal).where(Portal.id == portal.id).values(disabled_at=utcnow()))
     db.commit()

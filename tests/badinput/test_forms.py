@@ -681,7 +681,8 @@ def test_signout_garbage_and_methods(client, db, signed_in):
 @pytest.mark.parametrize("value", NASTY[:12])
 def test_cookies_garbage(client, value):
     """Tampered session and SSO cookies are just 'not signed in'."""
-    from idp.web import BROWSER_COOKIE, SSO_COOKIE
+    from idp.citizens.sso import SSO_COOKIE
+    from idp.web import BROWSER_COOKIE
 
     safe = quote(value, safe="")[:4000]
     client.set_cookie(SSO_COOKIE, safe)

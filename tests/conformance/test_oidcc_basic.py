@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 import requests
 
-from idp.oauth.clients import RegistrationError
+from idp.portals.service import RegistrationError
 from tests.conformance.rp import (
     RP,
     TIMEOUT,

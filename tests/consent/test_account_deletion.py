@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from idp.citizens.models import Citizen
 from idp.consent.models import ConsentGrant, Receipt, Release
-from idp.oauth.models import Token
+from idp.tokens.models import Token
 from tests.badinput.conftest import (
     CitizenInfo,
     PortalInfo,

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select, text
 
+from idp.claims import CLAIM_ITEMS
 from idp.consent import receipts, service
 from idp.consent.models import ConsentClaim, ConsentGrant, Receipt
-from idp.oauth.claims import CLAIM_ITEMS
 from tests.badinput.conftest import (
     CitizenInfo,
     PortalInfo,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from idp.cli import main
 from idp.consent.models import Notice
-from idp.oauth.models import Portal
+from idp.portals.models import Portal
 
 PURPOSES: dict[str, Any] = {
     "name": {

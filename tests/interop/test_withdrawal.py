@@ -158,7 +158,7 @@ def test_withdrawing_the_grant_kills_every_token_at_once(live, meta, jwks, porta
 def test_withdrawing_the_grant_through_the_service(live, meta, portal):
     """The same through the service functions (what the account page calls)."""
     from idp.consent import service as consent
-    from idp.oauth import tokens
+    from idp.tokens import service as tokens
 
     token, _nonce, _prompted = portal.login(prompt="consent")
     with live.session() as db:

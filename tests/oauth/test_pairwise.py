@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.oauth.claims import pairwise_subject
+from idp.subjects import pairwise_subject
 
 
 def test_same_sector_same_citizen_is_stable():
@@ -44,7 +44,7 @@ def test_subject_is_url_safe_and_opaque():
 
 
 def test_portals_of_one_sector_share_subject(db, settings, app_ctx):
-    from idp.oauth.grants import subject_for
+    from idp.subjects import subject_for
     from tests.support.factories import make_citizen, make_portal
 
     citizen = make_citizen(db, settings)

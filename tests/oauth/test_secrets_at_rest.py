@@ -7,7 +7,7 @@ import json
 import requests
 from sqlalchemy import text
 
-from idp.oauth.models import digest
+from idp.hashing import digest
 from idp.store import MemoryStore
 from tests.support.useragent import UserAgent, pkce_pair
 

@@ -66,7 +66,7 @@ def make_citizen(db: Any, settings: Any, password: str | None = PASSWORD, **over
 
 def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
     """Register a portal; return (portal, client_secret)."""
-    from idp.oauth.clients import register_portal
+    from idp.admin.service import register_portal
 
     kw: dict[str, Any] = {
         "name": f"Cổng thử nghiệm {next(_counter)}",
@@ -84,7 +84,7 @@ def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
 
 def default_purposes(scope: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """Declare a purpose for every claim item the scopes can ask for."""
-    from idp.oauth.claims import SCOPE_ITEMS
+    from idp.claims import SCOPE_ITEMS
 
     items = [i for s in scope.split() for i in SCOPE_ITEMS.get(s, ())]
     return {

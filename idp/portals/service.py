@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import events
-from idp.consent import service as consent
-from idp.oauth.claims import SUPPORTED_SCOPES
-from idp.oauth.models import Portal, digest
+from idp.claims import SUPPORTED_SCOPES
+from idp.hashing import digest
+from idp.portals.models import Portal
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 ID_TOKEN_ALGS = ("RS256", "ES256")
@@ -68,19 +68,12 @@ def register_portal(
     id_token_signed_response_alg: str = "RS256",
     sector_identifier: str | None = None,
     client_id: str | None = None,
-    purposes: dict | None = None,
 ) -> Registered:
     """Register a portal; return it with its one-time secret. Raises RegistrationError.
 
-    ``purposes`` declares, per claim item, why the portal needs it and whether it is
-    required (see ``consent.service.validate_purposes``); undeclared claims are never
-    released to the portal.
+    Its purposes (why it needs each claim) are consent's notices: ``idp.admin.service``
+    registers both in one transaction.
     """
-    if purposes is not None:
-        try:
-            purposes = consent.validate_purposes(purposes)
-        except consent.PurposeError as exc:
-            raise RegistrationError("purposes", str(exc)) from None
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise RegistrationError("name", "must be 1 to 200 characters")
@@ -131,32 +124,13 @@ def register_portal(
         raise RegistrationError("client_id", "is already registered")
     db.add(portal)
     db.flush()
-    if purposes:
-        consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
     events.emit("portal.registered", portal_id=portal.id, client_id=portal.client_id)
     return Registered(portal, secret)
 
 
-def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[str, object]:
-    """Publish a portal's purposes (a new notice version if anything changed)."""
-    portal = db.scalar(select(Portal).where(Portal.client_id == client_id))
-    if portal is None:
-        raise RegistrationError("client_id", "no portal with this client_id")
-    try:
-        notice = consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
-    except consent.PurposeError as exc:
-        raise RegistrationError("purposes", str(exc)) from None
-    return {
-        "client_id": client_id,
-        "notice_version": notice.version,
-        "notice_hash": notice.hash,
-        "purposes": notice.purposes,
-    }
-
-
 def rotate_secret(db: Session, *, client_id: str) -> str:
     """Give a confidential portal a new secret; return it (shown once)."""
-    portal = db.scalar(select(Portal).where(Portal.client_id == client_id))
+    portal = by_client_id(db, client_id)
     if portal is None or portal.token_endpoint_auth_method == "none":
         raise RegistrationError("client_id", "no confidential portal with this client_id")
     secret = secrets.token_urlsafe(32)
@@ -191,19 +165,16 @@ def list_portals(db: Session) -> list[Portal]:
     return list(db.scalars(select(Portal).order_by(Portal.created_at)).all())
 
 
-def describe(portal: Portal, db: Session | None = None) -> dict[str, object]:
+def by_client_id(db: Session, client_id: str) -> Portal | None:
+    """Return the portal with this client_id, active or disabled."""
+    return db.scalar(select(Portal).where(Portal.client_id == client_id))
+
+
+def describe(portal: Portal) -> dict[str, object]:
     """Return the portal's public registration data (never the secret)."""
-    extra: dict[str, object] = {}
-    if db is not None:
-        notice = consent.current_notice(db, portal.id)
-        extra = {
-            "notice_version": notice.version if notice else None,
-            "purposes": notice.purposes if notice else {},
-        }
     return {
         "client_id": portal.client_id,
         **portal.client_metadata,
-        **extra,
         "sector_identifier": portal.sector_identifier,
         "created_at": portal.created_at.isoformat() if portal.created_at else None,
         "disabled": portal.disabled_at is not None,

@@ -1,15 +1,13 @@
-"""Scopes, the claims they release, and subjects (pairwise by default).
+"""The claim vocabulary: scopes, the claims they release, consent items, ``claims`` requests.
 
 OIDC Core §5.4 maps ``profile``, ``email``, ``address`` and ``phone`` to standard claims;
 ``cccd`` is ours: the 12-digit citizen ID number, released only under its own scope.
+A leaf module: the consent, citizen and protocol packages all speak this vocabulary.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-from typing import Any
+import json
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -86,8 +84,6 @@ def parse_claims_request(value: object) -> dict[str, dict[str, bool]]:
         return {}
     if not isinstance(value, str) or len(value) > 4096:
         raise ClaimsRequestError("'claims' must be a JSON object")
-    import json
-
     try:
         data = json.loads(value)
     except ValueError:
@@ -169,15 +165,3 @@ def supported_claims() -> list[str]:
     for claims in SCOPE_CLAIMS.values():
         names.update(claims)
     return sorted(names)
-
-
-def pairwise_subject(*, sector_identifier: str, local_id: str, salt: str) -> str:
-    """Return the pairwise ``sub`` (OIDC Core §8.1): one value per sector and citizen."""
-    mac = hmac.new(salt.encode(), f"{sector_identifier}\x00{local_id}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
-
-
-def filter_claims(all_claims: dict[str, Any], scopes: set[str] | frozenset[str]) -> dict[str, Any]:
-    """Return only the claims the granted scopes release."""
-    allowed = claims_for_scopes(scopes)
-    return {k: v for k, v in all_claims.items() if k in allowed}

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from idp.claims import essential_items, parse_claims_request, requested_items
 from idp.consent import service as consent
 from idp.consent.models import Notice
-from idp.oauth.claims import essential_items, parse_claims_request, requested_items
-from idp.oauth.models import Portal
+from idp.portals.models import Portal
 
 
 @dataclass(frozen=True)

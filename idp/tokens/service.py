@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from idp import events
 from idp.db import utcnow
-from idp.oauth.models import Token, digest
+from idp.hashing import digest
+from idp.tokens.models import Token
 
 
 def save_token(
@@ -131,7 +132,7 @@ def revoke_portal(db: Session, portal_id: str, reason: str) -> int:
 
 def tokens_of_citizen(db: Session, citizen_id: str) -> list[dict[str, Any]]:
     """Describe the citizen's tokens for their data export (never the tokens themselves)."""
-    from idp.oauth.models import Portal
+    from idp.portals.models import Portal
 
     rows = db.execute(
         select(Token, Portal.client_id, Portal.name)

@@ -1,0 +1,1 @@
+"""Operators: register portals with their declared purposes (more roles and pages follow)."""

@@ -1,0 +1,71 @@
+"""Portal administration: registration and purposes together, over the registry and consent.
+
+The registry (idp.portals) knows nothing of consent; consent (idp.consent) knows nothing
+of registration. Operators' commands (the CLI, later the console and the admin API)
+go through these functions, so a portal and the notice of its purposes are written in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from idp.consent import service as consent
+from idp.portals import service as portals
+from idp.portals.service import Registered, RegistrationError
+
+
+def register_portal(db: Session, *, purposes: object = None, **registration: Any) -> Registered:
+    """Register a portal and publish its purposes; raise RegistrationError, writing nothing.
+
+    ``purposes`` declares, per claim item, why the portal needs it and whether it is
+    required (see ``consent.service.validate_purposes``); undeclared claims are never
+    released to the portal.
+    """
+    if purposes is not None:
+        try:
+            consent.validate_purposes(purposes)
+        except consent.PurposeError as exc:
+            raise RegistrationError("purposes", str(exc)) from None
+    reg = portals.register_portal(db, **registration)
+    if purposes:
+        _declare(db, reg.portal, purposes)
+    return reg
+
+
+def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[str, object]:
+    """Publish a portal's purposes (a new notice version if anything changed)."""
+    portal = portals.by_client_id(db, client_id)
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    notice = _declare(db, portal, purposes)
+    return {
+        "client_id": client_id,
+        "notice_version": notice.version,
+        "notice_hash": notice.hash,
+        "purposes": notice.purposes,
+    }
+
+
+def _declare(db: Session, portal: Any, purposes: object) -> Any:
+    try:
+        return consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
+    except consent.PurposeError as exc:
+        raise RegistrationError("purposes", str(exc)) from None
+
+
+def describe_portal(db: Session, portal: Any) -> dict[str, object]:
+    """Return the portal's registration and its current purposes notice (never secrets)."""
+    notice = consent.current_notice(db, portal.id)
+    return {
+        **portals.describe(portal),
+        "notice_version": notice.version if notice else None,
+        "purposes": notice.purposes if notice else {},
+    }
+
+
+def list_portals(db: Session) -> list[dict[str, object]]:
+    """Describe every registered portal, oldest first."""
+    return [describe_portal(db, p) for p in portals.list_portals(db)]

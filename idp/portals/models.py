@@ -1,0 +1,92 @@
+"""The portal (client) registry's table: a registered service portal.
+
+Client secrets are stored as SHA-256 digests (idp.hashing): they are 256-bit random
+values, so a fast hash is enough and keeps the token endpoint fast (unlike passwords,
+which get argon2id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Any
+
+from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.db import ID, Base, UTCDateTime, new_id, utcnow
+from idp.hashing import digest
+
+
+class Portal(Base, ClientMixin):
+    """A registered service portal (an OAuth client / OIDC relying party)."""
+
+    __tablename__ = "portals"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    subject_type: Mapped[str] = mapped_column(String(10), default="pairwise")
+    sector_identifier: Mapped[str] = mapped_column(String(255))
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    # -- authlib ClientMixin -------------------------------------------------
+    @property
+    def client_metadata(self) -> dict[str, Any]:
+        """Return registration metadata in RFC 7591 / OIDC Registration names."""
+        return {
+            "client_name": self.name,
+            "redirect_uris": list(self.redirect_uris),
+            "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "scope": self.scope,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "subject_type": self.subject_type,
+            "grant_types": list(self.grant_types),
+            "response_types": ["code"],
+        }
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OIDC Core §3.1.2.1: redirect_uri is REQUIRED; no default is ever assumed.
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        if not scope:
+            return ""
+        allowed = set(self.scope.split())
+        return list_to_scope([s for s in scope_to_list(scope) if s in allowed])
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # RFC 9700 §2.1: exact string matching.
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_hash or not isinstance(client_secret, str):
+            return False
+        return hmac.compare_digest(self.client_secret_hash, digest(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the portal may use the provider."""
+        return self.disabled_at is None
