@@ -312,6 +312,18 @@ def ensure_grant(
     return grant
 
 
+def ensure_grant_with_receipt(
+    db: Session, *, citizen_id: str, portal: Any, notice: Notice | None, issuer: str
+) -> ConsentGrant:
+    """Return the live grant, creating one (with its ``granted`` receipt) if needed."""
+    grant = live_grant(db, citizen_id=citizen_id, portal_id=portal.id)
+    if grant is not None:
+        return grant
+    grant = ensure_grant(db, citizen_id=citizen_id, portal_id=portal.id, notice=notice)
+    _receipt_for(db, grant=grant, issuer=issuer, action="granted", decisions={})
+    return grant
+
+
 def withdraw_claim(db: Session, *, citizen_id: str, grant_id: str, item: str) -> bool:
     """Withdraw consent to one claim item; it is not released from then on."""
     grant = get_grant(db, grant_id)

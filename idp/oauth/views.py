@@ -17,10 +17,8 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
     LoginRequiredError,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
 )
-from flask import Blueprint, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -30,12 +28,11 @@ from idp import interaction as flow
 from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
 from idp.citizens.sso import current_sso
-from idp.claims import ClaimsRequestError, parse_claims_request
-from idp.consent import receipts
 from idp.consent import service as consent
 from idp.consent.policy import consent_needs
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
+from idp.oauth import policy
 from idp.oauth.discovery import metadata
 from idp.oauth.grants import Principal
 from idp.portals.models import Portal
@@ -221,85 +218,63 @@ def _verify_id_token_hint(hint: str, portal: Portal) -> str | None:
 def _decide(
     grant: Any, params: dict[str, str], sso: Any, citizen: Any, inter: flow.Interaction | None
 ) -> Any:
-    """Apply the interaction policy: answer now, prompt, or refuse (prompt=none)."""
+    """Gather the facts, ask the authorization policy, and act on its decision."""
     store = runtime.store()
     db = get_db()
     portal: Portal = grant.request.client
     redirect_uri = grant.redirect_uri
-    prompts = set((params.get("prompt") or "").split())
+    now = int(time.time())
     try:
-        if inter is not None and inter.state == flow.DENIED:
-            flow.take(store, inter)
-            raise AccessDeniedError(redirect_uri=redirect_uri)
-        if params.get("request"):
-            raise RequestNotSupportedError(redirect_uri=redirect_uri)
-        if params.get("request_uri"):
-            raise RequestURINotSupportedError(redirect_uri=redirect_uri)
-        max_age = _max_age(params.get("max_age"), redirect_uri)
-        try:
-            claims_request = parse_claims_request(params.get("claims"))  # before sign-in
-        except ClaimsRequestError as exc:
-            raise InvalidRequestError(str(exc), redirect_uri=redirect_uri) from None
-
-        login_checks: list[str] = []
-        if citizen is None:
-            login_checks.append("login_required")
-        elif not (inter and inter.login_done):
-            if "login" in prompts:
-                login_checks.append("prompt_login")
-            if max_age is not None and time.time() - sso.auth_time > max_age:
-                login_checks.append("max_age_exceeded")
-            hint = params.get("id_token_hint")
-            if hint:
-                hinted = _verify_id_token_hint(hint, portal)
-                if hinted is None:
-                    raise InvalidRequestError("Invalid 'id_token_hint'.", redirect_uri=redirect_uri)
-                if hinted != subject_for(citizen.id, portal):
-                    login_checks.append("id_token_hint_mismatch")
-        if login_checks:
-            if "none" in prompts:
-                raise LoginRequiredError(redirect_uri=redirect_uri)
-            return _park(params, flow.LOGIN_PENDING, login_checks, None, inter, "citizens.signin")
-
-        needs = consent_needs(
-            db,
-            citizen_id=citizen.id,
-            portal=portal,
-            params=params,
-            consent_done=bool(inter and inter.consent_done),
-            claims_request=claims_request,
+        ask = policy.parse_ask(params, redirect_uri)
+        facts = None
+        if citizen is not None:
+            facts = policy.SessionFacts(
+                auth_time=sso.auth_time,
+                fresh=bool(inter and inter.login_done),
+                hint_matches=_hint_matches(ask, citizen, portal, redirect_uri),
+            )
+        needs = None
+        if facts is not None and not policy.login_checks(ask, facts, now=now):
+            needs = consent_needs(
+                db,
+                citizen_id=citizen.id,
+                portal=portal,
+                params=params,
+                consent_done=bool(inter and inter.consent_done),
+                claims_request=ask.claims_request,
+            )
+        decision = policy.decide(
+            ask,
+            facts,
+            needs.prompt.checks if needs is not None else None,
+            now=now,
+            denied=inter is not None and inter.state == flow.DENIED,
         )
-        if not needs.satisfied:
-            if "none" in prompts:
-                raise ConsentRequiredError(redirect_uri=redirect_uri)
+        if decision.outcome == policy.REFUSE:
+            raise _REFUSALS[decision.error](redirect_uri=redirect_uri)
+        if decision.outcome == policy.LOGIN:
+            return _park(
+                params, flow.LOGIN_PENDING, decision.checks, None, inter, "citizens.signin"
+            )
+        if decision.outcome == policy.CONSENT:
             return _park(
                 params,
                 flow.CONSENT_PENDING,
-                list(needs.prompt.checks),
+                decision.checks,
                 citizen.id,
                 inter,
                 "consent.consent_page",
             )
-        if inter is not None:
-            if flow.take(store, inter) is None:
-                raise InteractionExpired(detail="interaction taken twice")
-        grant_row = needs.state.grant
-        if grant_row is None:
-            grant_row = consent.ensure_grant(
-                db, citizen_id=citizen.id, portal_id=portal.id, notice=needs.notice
-            )
-            # Every grant has its receipt: one made without a page (``openid`` alone) too.
-            receipts.issue_receipt(
-                db,
-                issuer=runtime.settings().issuer,
-                grant=grant_row,
-                notice=needs.notice,
-                client_id=portal.client_id,
-                portal_name=portal.name,
-                subject=subject_for(citizen.id, portal),
-                action="granted",
-                decisions={},
-            )
+        if inter is not None and flow.take(store, inter) is None:
+            raise InteractionExpired(detail="interaction taken twice")
+        # Every grant has its receipt: one made without a page (``openid`` alone) too.
+        grant_row = needs.state.grant or consent.ensure_grant_with_receipt(
+            db,
+            citizen_id=citizen.id,
+            portal=portal,
+            notice=needs.notice,
+            issuer=runtime.settings().issuer,
+        )
         plain = set(consent.PLAIN_SCOPES)
         scopes = {s for s in needs.scopes if s not in plain} | (
             needs.scopes & (grant_row.scopes | {"openid"})
@@ -328,18 +303,29 @@ def _decide(
     return response
 
 
-def _max_age(value: str | None, redirect_uri: str) -> int | None:
-    if value is None or value == "":
+_REFUSALS = {
+    policy.ACCESS_DENIED: AccessDeniedError,
+    policy.LOGIN_REQUIRED: LoginRequiredError,
+    policy.CONSENT_REQUIRED: ConsentRequiredError,
+}
+
+
+def _hint_matches(
+    ask: policy.AuthorizationAsk, citizen: Any, portal: Portal, redirect_uri: str
+) -> bool | None:
+    """Return whether ``id_token_hint`` names the signed-in citizen (None: no hint)."""
+    if ask.id_token_hint is None:
         return None
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise InvalidRequestError("Invalid 'max_age'.", redirect_uri=redirect_uri)
-    return int(value)
+    hinted = _verify_id_token_hint(ask.id_token_hint, portal)
+    if hinted is None:
+        raise InvalidRequestError("Invalid 'id_token_hint'.", redirect_uri=redirect_uri)
+    return hinted == subject_for(citizen.id, portal)
 
 
 def _park(
     params: dict[str, str],
     state: str,
-    checks: list[str],
+    checks: tuple[str, ...],
     citizen_id: str | None,
     inter: flow.Interaction | None,
     endpoint: str,
@@ -364,7 +350,7 @@ def _park(
                 inter,
                 state,
                 settings.interaction_ttl,
-                checks=checks,
+                checks=list(checks),
                 citizen_id=citizen_id or inter.citizen_id,
             )
         except flow.TransitionError:
@@ -372,13 +358,3 @@ def _park(
     events.emit("interaction.prompt", state=state, checks=",".join(checks))
     g.setdefault("idp_no_store", True)
     return redirect(url_for(endpoint, interaction=inter.id), code=303)
-
-
-def resume_url(iid: str) -> str:
-    """Return where a finished sign-in or consent step continues."""
-    return url_for("oauth.resume", iid=iid)
-
-
-def session_language() -> str | None:
-    """Return the language chosen in this browser, if any."""
-    return session.get("lang")
