@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from idp.consent import service as consent
+from idp.consent import notices
 from idp.portals import service as portals
 from idp.portals.service import Registered, RegistrationError
 
@@ -21,13 +21,13 @@ def register_portal(db: Session, *, purposes: object = None, **registration: Any
     """Register a portal and publish its purposes; raise RegistrationError, writing nothing.
 
     ``purposes`` declares, per claim item, why the portal needs it and whether it is
-    required (see ``consent.service.validate_purposes``); undeclared claims are never
+    required (see ``consent.notices.validate_purposes``); undeclared claims are never
     released to the portal.
     """
     if purposes is not None:
         try:
-            consent.validate_purposes(purposes)
-        except consent.PurposeError as exc:
+            notices.validate_purposes(purposes)
+        except notices.PurposeError as exc:
             raise RegistrationError("purposes", str(exc)) from None
     reg = portals.register_portal(db, **registration)
     if purposes:
@@ -51,14 +51,14 @@ def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[s
 
 def _declare(db: Session, portal: Any, purposes: object) -> Any:
     try:
-        return consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
-    except consent.PurposeError as exc:
+        return notices.declare_purposes(db, portal_id=portal.id, purposes=purposes)
+    except notices.PurposeError as exc:
         raise RegistrationError("purposes", str(exc)) from None
 
 
 def describe_portal(db: Session, portal: Any) -> dict[str, object]:
     """Return the portal's registration and its current purposes notice (never secrets)."""
-    notice = consent.current_notice(db, portal.id)
+    notice = notices.current_notice(db, portal.id)
     return {
         **portals.describe(portal),
         "notice_version": notice.version if notice else None,

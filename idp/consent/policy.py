@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from idp.claims import essential_items, parse_claims_request, requested_items
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
+from idp.consent import notices
 from idp.consent.models import Notice
 from idp.portals.models import Portal
 
@@ -20,8 +21,8 @@ from idp.portals.models import Portal
 class ConsentNeeds:
     """What an authorization request needs from the citizen's consent."""
 
-    prompt: consent.Prompt
-    state: consent.ConsentState
+    prompt: consent_grants.Prompt
+    state: consent_grants.ConsentState
     notice: Notice | None
     claims_request: dict[str, dict[str, bool]]
     scopes: frozenset[str]
@@ -50,7 +51,7 @@ def consent_needs(
         claims_request = parse_claims_request(params.get("claims"))
     scopes = set(portal.get_allowed_scope(params.get("scope") or "").split())
     prompts = set((params.get("prompt") or "").split())
-    state = consent.consent_state(db, citizen_id=citizen_id, portal_id=portal.id)
+    state = consent_grants.consent_state(db, citizen_id=citizen_id, portal_id=portal.id)
     # OIDC Core §11: offline_access only with prompt=consent (or consent given before).
     if (
         "offline_access" in scopes
@@ -58,13 +59,13 @@ def consent_needs(
         and ("offline_access" not in state.scopes)
     ):
         scopes.discard("offline_access")
-    notice = consent.current_notice(db, portal.id)
+    notice = notices.current_notice(db, portal.id)
     if consent_done:
         # The citizen has just answered the consent page of this very request: what they
         # left unticked is simply not shared; they are not asked again.
-        prompt = consent.Prompt((), (), ())
+        prompt = consent_grants.Prompt((), (), ())
     else:
-        prompt = consent.evaluate(
+        prompt = consent_grants.evaluate(
             db,
             state,
             notice,

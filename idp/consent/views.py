@@ -15,7 +15,8 @@ from idp import runtime
 from idp.citizens import service as citizens
 from idp.citizens.sso import citizen_required, current_sso, set_sso
 from idp.claims import CLAIM_ITEMS, ClaimsRequestError
-from idp.consent import receipts, service
+from idp.consent import connections, display, exports, receipts, releases
+from idp.consent import grants as consent_grants
 from idp.consent.policy import ConsentNeeds, consent_needs
 from idp.db import get_db, iso_utc, utcnow
 from idp.errors import IdpError, InteractionExpired, NotFound
@@ -114,7 +115,7 @@ def decide() -> Any:
     granted = ticked & shown
     scopes = {s for s in needs.prompt.scopes if s in ticked}
     try:
-        grant, action = service.record_decision(
+        grant, action = consent_grants.record_decision(
             db,
             citizen_id=citizen.id,
             portal_id=portal.id,
@@ -124,7 +125,7 @@ def decide() -> Any:
             scopes=scopes | {"openid"},
             must_keep=needs.essential,
         )
-        decisions = {r.claim: r.granted for r in service.claim_decisions(db, grant.id)}
+        decisions = {r.claim: r.granted for r in consent_grants.claim_decisions(db, grant.id)}
         receipts.issue_receipt(
             db,
             issuer=settings.issuer,
@@ -137,7 +138,7 @@ def decide() -> Any:
             decisions=decisions,
         )
         db.commit()
-    except service.ConsentError:
+    except consent_grants.ConsentError:
         db.rollback()
         message = _l(
             "%(portal)s cannot serve you without the data marked as required. "
@@ -159,19 +160,19 @@ _PAGE_MAX_DIGITS = 6
 
 @bp.app_template_filter("vn_time")
 def _vn_time(when: Any) -> str:
-    return service.vietnam_time(when)
+    return display.vietnam_time(when)
 
 
 @bp.app_template_filter("vn_date")
 def _vn_date(when: Any) -> str:
-    return service.vietnam_time(when, "%d/%m/%Y")
+    return display.vietnam_time(when, "%d/%m/%Y")
 
 
 def _own_grant(citizen: Any, grant_id: str) -> Any:
     """Return the citizen's grant with this id, or raise NotFound (also for others')."""
     grant = None
     if _UUID.fullmatch(grant_id):
-        grant = service.own_grant(get_db(), citizen_id=citizen.id, grant_id=grant_id)
+        grant = consent_grants.own_grant(get_db(), citizen_id=citizen.id, grant_id=grant_id)
     if grant is None:
         raise NotFound(detail="no such grant of this citizen")
     return grant
@@ -191,8 +192,8 @@ def portals_page(citizen: Any) -> Any:
     db = get_db()
     return render_template(
         "consent/portals.html",
-        connections=service.connections(db, citizen_id=citizen.id, lang=lang()),
-        past=service.connections(db, citizen_id=citizen.id, lang=lang(), live=False),
+        connections=connections.connections(db, citizen_id=citizen.id, lang=lang()),
+        past=connections.connections(db, citizen_id=citizen.id, lang=lang(), live=False),
     )
 
 
@@ -204,7 +205,7 @@ def withdraw_claim(citizen: Any, grant_id: str, item: str) -> Any:
         raise NotFound(detail="no such claim item")
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
-    receipt = service.withdraw_claim_with_receipt(
+    receipt = consent_grants.withdraw_claim_with_receipt(
         db, citizen_id=citizen.id, grant_id=grant.id, item=item, issuer=runtime.settings().issuer
     )
     if receipt is None:
@@ -222,7 +223,7 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     grant = _own_grant(citizen, grant_id)
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
-    receipt = service.withdraw_grant_with_receipt(
+    receipt = consent_grants.withdraw_grant_with_receipt(
         db, citizen_id=citizen.id, grant_id=grant.id, issuer=runtime.settings().issuer
     )
     if receipt is None:
@@ -258,12 +259,12 @@ class _HistoryQuery:
         db = get_db()
         self.error: Any = None
         self.status = 200
-        self.portals = service.history_portals(db, citizen.id)
+        self.portals = releases.history_portals(db, citizen.id)
         self.client_id = request.args.get("portal", "")
         self.portal_id: str | None = None
         self.page = 1
         if self.client_id:
-            self.portal_id = service.history_portal_id(
+            self.portal_id = releases.history_portal_id(
                 db, citizen_id=citizen.id, client_id=self.client_id
             )
             if self.portal_id is None:
@@ -294,13 +295,13 @@ class _HistoryQuery:
 @citizen_required
 def history_page(citizen: Any) -> Any:
     query = _HistoryQuery(citizen, paged=True)
-    entries: list[service.HistoryEntry] = []
+    entries: list[releases.HistoryEntry] = []
     total = 0
     if query.error is None:
-        entries, total = service.history_entries(
+        entries, total = releases.history_entries(
             get_db(), citizen_id=citizen.id, lang=lang(), portal_id=query.portal_id, page=query.page
         )
-    size = service.HISTORY_PAGE_SIZE
+    size = releases.HISTORY_PAGE_SIZE
     pages = max(1, -(-total // size))
     if query.error is None and query.page > pages:
         query.error, query.status = _l("This page of your data history does not exist."), 404
@@ -319,11 +320,11 @@ def history_page(citizen: Any) -> Any:
     ), query.status
 
 
-def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
+def _export_entries(citizen: Any) -> list[releases.HistoryEntry]:
     query = _HistoryQuery(citizen, paged=False)
     if query.error is not None:
         raise IdpError(query.error, status=query.status, detail="bad history export filter")
-    entries, _ = service.history_entries(
+    entries, _ = releases.history_entries(
         get_db(), citizen_id=citizen.id, lang=lang(), portal_id=query.portal_id, page=None
     )
     return entries
@@ -333,7 +334,7 @@ def _export_entries(citizen: Any) -> list[service.HistoryEntry]:
 @citizen_required
 def history_csv(citizen: Any) -> Any:
     # A byte-order mark so that spreadsheet programs read the Vietnamese text as UTF-8.
-    body = "\ufeff" + service.history_csv(_export_entries(citizen))
+    body = "\ufeff" + exports.history_csv(_export_entries(citizen))
     return _download(body, "text/csv", "data-history.csv")
 
 
@@ -351,7 +352,7 @@ def history_json(citizen: Any) -> Any:
 @citizen_required
 def my_data(citizen: Any) -> Any:
     db = get_db()
-    record = service.citizen_record(db, citizen_id=citizen.id, lang=lang())
+    record = exports.citizen_record(db, citizen_id=citizen.id, lang=lang())
     data = {
         "issuer": runtime.settings().issuer,
         "generated_at": iso_utc(utcnow()),
@@ -384,8 +385,8 @@ def delete_account(citizen: Any) -> Any:
     sso = current_sso()
     # One transaction: grants withdrawn (receipts issued, tokens revoked), then the
     # profile erased. The release log and receipts stay, unlinked (docs/privacy.md).
-    service.withdraw_all(
-        db, citizen_id=citizen.id, issuer=settings.issuer, reason=service.ACCOUNT_DELETED
+    consent_grants.withdraw_all(
+        db, citizen_id=citizen.id, issuer=settings.issuer, reason=consent_grants.ACCOUNT_DELETED
     )
     citizens.delete_account(db, citizen_id=citizen.id)
     db.commit()

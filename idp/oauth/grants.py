@@ -23,7 +23,8 @@ from idp import events, keys, runtime
 from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
 from idp.claims import claims_of_items, requested_claims
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
+from idp.consent import notices, releases
 from idp.db import get_db
 from idp.hashing import digest
 from idp.portals.models import Portal
@@ -65,12 +66,12 @@ def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
     """
     db = get_db()
     requested = requested_claims(set((scope or "").split()), principal.claims_request or {}, target)
-    notice = consent.current_notice(db, principal.portal.id)
+    notice = notices.current_notice(db, principal.portal.id)
     declared = set(notice.purposes) if notice else set()
-    allowed = claims_of_items(consent.granted_items(db, principal.grant_id) & declared)
+    allowed = claims_of_items(consent_grants.granted_items(db, principal.grant_id) & declared)
     values = citizens.profile_claims(principal.citizen)
     claims = {k: v for k, v in values.items() if k in requested and k in allowed}
-    consent.log_release(
+    releases.log_release(
         db,
         citizen_id=principal.citizen.id,
         portal_id=principal.portal.id,
@@ -256,7 +257,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         data = authorization_code.data
         db = get_db()
         citizen = citizens.get_citizen(db, data["citizen_id"])
-        grant = consent.get_grant(db, data["grant_id"])
+        grant = consent_grants.get_grant(db, data["grant_id"])
         if citizen is None or grant is None or grant.revoked_at is not None:
             return None
         return Principal(
@@ -288,7 +289,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if not row.is_refresh_active():
             return None
-        grant = consent.get_grant(db, row.grant_id)
+        grant = consent_grants.get_grant(db, row.grant_id)
         if grant is None or grant.revoked_at is not None:
             return None
         return row

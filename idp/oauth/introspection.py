@@ -8,7 +8,7 @@ from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from idp import runtime
-from idp.consent import service as consent
+from idp.consent import releases
 from idp.db import get_db
 from idp.oauth.validation import live_token
 from idp.subjects import subject_for
@@ -54,7 +54,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         kind = getattr(token, "_kind", "access_token")
         exp = token.access_expires_at if kind == "access_token" else token.refresh_expires_at
         # The pairwise subject is personal data too: the release is logged.
-        consent.log_release(
+        releases.log_release(
             get_db(),
             citizen_id=token.citizen_id,
             portal_id=portal.id,

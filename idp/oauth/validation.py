@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from idp.citizens import service as citizens
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
 from idp.db import get_db
 from idp.portals import service as clients
 from idp.tokens import service as tokens
@@ -32,7 +32,7 @@ def live_token(value: Any, *, kind: str = "access_token") -> Token | None:
     portal = clients.get_portal(db, row.portal_id)
     if portal is None or not portal.is_active:
         return None
-    grant = consent.get_grant(db, row.grant_id)
+    grant = consent_grants.get_grant(db, row.grant_id)
     if grant is None or grant.revoked_at is not None:
         return None
     citizen = citizens.get_citizen(db, row.citizen_id)

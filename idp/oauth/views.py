@@ -28,7 +28,7 @@ from idp import interaction as flow
 from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
 from idp.citizens.sso import current_sso
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
 from idp.consent.policy import consent_needs
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
@@ -268,14 +268,14 @@ def _decide(
         if inter is not None and flow.take(store, inter) is None:
             raise InteractionExpired(detail="interaction taken twice")
         # Every grant has its receipt: one made without a page (``openid`` alone) too.
-        grant_row = needs.state.grant or consent.ensure_grant_with_receipt(
+        grant_row = needs.state.grant or consent_grants.ensure_grant_with_receipt(
             db,
             citizen_id=citizen.id,
             portal=portal,
             notice=needs.notice,
             issuer=runtime.settings().issuer,
         )
-        plain = set(consent.PLAIN_SCOPES)
+        plain = set(consent_grants.PLAIN_SCOPES)
         scopes = {s for s in needs.scopes if s not in plain} | (
             needs.scopes & (grant_row.scopes | {"openid"})
         )

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from idp.claims import CLAIM_ITEMS
-from idp.consent import receipts, service
+from idp.consent import grants as consent_grants
+from idp.consent import notices, receipts, releases
 from idp.consent.models import ConsentClaim, ConsentGrant, Receipt
 from tests.badinput.conftest import (
     CitizenInfo,
@@ -127,8 +128,8 @@ def test_signed_out_post_goes_to_signin(client, path):
 def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
     land = _portal(db, name="Cổng đất đai")
     tax = _portal(db, name="Cổng thuế")
-    notice = service.current_notice(db, land.id)
-    land_grant, _ = service.record_decision(
+    notice = notices.current_notice(db, land.id)
+    land_grant, _ = consent_grants.record_decision(
         db,
         citizen_id=citizen.id,
         portal_id=land.id,
@@ -141,7 +142,7 @@ def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
     for row in db.scalars(select(ConsentClaim).where(ConsentClaim.grant_id == land_grant.id)):
         row.decided_at = decided
     land_grant.created_at = decided
-    release = service.log_release(
+    release = releases.log_release(
         db,
         citizen_id=citizen.id,
         portal_id=land.id,
@@ -150,11 +151,11 @@ def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
         claims=["sub", "name", "email"],
     )
     release.released_at = dt.datetime(2026, 3, 2, 2, 30, tzinfo=dt.UTC)
-    service.record_decision(
+    consent_grants.record_decision(
         db,
         citizen_id=citizen.id,
         portal_id=tax.id,
-        notice=service.current_notice(db, tax.id),
+        notice=notices.current_notice(db, tax.id),
         shown={"cccd"},
         granted={"cccd"},
         scopes={"openid", "offline_access"},

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from idp import events
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
+from idp.consent import notices
 from tests.consent.helpers import (
     ISSUER,
     Browser,
@@ -92,7 +93,7 @@ def test_clearing_a_required_claim_explains_and_writes_nothing(db, browser):
     assert set(shown_claims(html)) == set(PROFILE)
     assert set(checked_claims(html)) == {"birthdate", "gender"}
     assert counts(db) == before
-    assert consent.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id) is None
+    assert consent_grants.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id) is None
 
     # The citizen can still agree on the same page: the flow goes on.
     resp = browser.submit_consent(resp, claims=list(PROFILE))
@@ -100,7 +101,7 @@ def test_clearing_a_required_claim_explains_and_writes_nothing(db, browser):
     final = browser.follow(resp, portal)
     assert "code=" in final.headers["Location"]
     assert "state=keep-me" in final.headers["Location"]
-    state = consent.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    state = consent_grants.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
     assert state.granted == set(PROFILE)
 
 
@@ -174,7 +175,7 @@ def test_changed_purpose_prompts_only_for_the_changed_item(db, browser, prompts)
         "purpose": {"vi": "Để gửi thư quảng cáo", "en": "To send adverts"},
         "required": False,
     }
-    notice = consent.declare_purposes(db, portal_id=portal.id, purposes=changed)
+    notice = notices.declare_purposes(db, portal_id=portal.id, purposes=changed)
     db.commit()
     assert notice.version == 2
 
@@ -191,14 +192,14 @@ def test_changed_purpose_prompts_only_for_the_changed_item(db, browser, prompts)
     assert not third.prompted
 
     # Re-declaring the same purposes is not a change: no new version, no prompt.
-    again = consent.declare_purposes(db, portal_id=portal.id, purposes=changed)
+    again = notices.declare_purposes(db, portal_id=portal.id, purposes=changed)
     db.commit()
     assert again.version == 2
     assert not browser.authorize(portal, scope="openid profile email").prompted
 
     # Making an item required is a change of the notice too.
     changed["gender"] = {**changed["gender"], "required": True}
-    consent.declare_purposes(db, portal_id=portal.id, purposes=changed)
+    notices.declare_purposes(db, portal_id=portal.id, purposes=changed)
     db.commit()
     fourth = browser.authorize(portal, scope="openid profile email")
     assert fourth.shown == ["gender"]
@@ -212,7 +213,7 @@ def test_changed_purpose_of_a_declined_item_asks_again(db, browser):
     assert first.code
     changed = dict(declared)
     changed["gender"] = {"purpose": {"vi": "Thống kê", "en": "Statistics"}, "required": False}
-    consent.declare_purposes(db, portal_id=portal.id, purposes=changed)
+    notices.declare_purposes(db, portal_id=portal.id, purposes=changed)
     db.commit()
     second = browser.authorize(portal, scope="openid profile")
     assert second.shown == ["gender"]
@@ -282,7 +283,7 @@ def test_openid_alone_creates_the_grant_without_a_page(db, browser):
     out = browser.authorize(portal, scope="openid")
     assert out.code
     assert not out.prompted
-    grant = consent.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    grant = consent_grants.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id)
     assert grant is not None
     after = counts(db)
     assert after["consent_grants"] == before["consent_grants"] + 1
@@ -298,7 +299,7 @@ def test_declined_optional_claim_is_not_asked_again(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE + ("email",)))
     first = browser.authorize(portal, scope="openid profile email", untick={"email"})
     assert first.code
-    state = consent.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    state = consent_grants.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
     assert state.granted == set(PROFILE)
     assert state.declined == {"email"}
     out, token, id_claims = browser.sign_in_flow(portal, scope="openid profile email")
@@ -315,7 +316,7 @@ def test_declined_optional_claim_is_not_asked_again(db, browser):
 def test_decisions_are_rows_per_claim_with_the_notice(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE))
     browser.authorize(portal, scope="openid profile", untick={"gender"})
-    notice = consent.current_notice(db, portal.id)
+    notice = notices.current_notice(db, portal.id)
     rows = db.execute(
         text(
             "SELECT c.claim, c.granted, c.notice_id FROM consent_claims c "
@@ -338,7 +339,7 @@ def test_a_forged_tick_on_an_item_not_shown_grants_nothing(db, browser):
     assert resp.status_code == 303
     final = browser.follow(resp, portal)
     assert "code=" in final.headers["Location"]
-    state = consent.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    state = consent_grants.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
     assert state.granted == set(PROFILE)
     assert state.declined == set()
     # And the next request for cccd asks for it.
@@ -361,7 +362,7 @@ def test_an_item_no_longer_declared_stops_flowing_at_once(db, browser):
     portal = new_portal(db, purposes=declared)
     _out, token, _id = browser.sign_in_flow(portal, scope="openid profile email")
     assert "email" in browser.userinfo(token["access_token"]).get_json()
-    consent.declare_purposes(
+    notices.declare_purposes(
         db, portal_id=portal.id, purposes={k: v for k, v in declared.items() if k != "email"}
     )
     db.commit()

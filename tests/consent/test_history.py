@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, text
 
-from idp.consent import service
+from idp.consent import grants as consent_grants
+from idp.consent import notices, releases
 from idp.consent.models import Release
 from tests.badinput.conftest import (
     CitizenInfo,
@@ -40,11 +41,11 @@ def grant(
     portal: PortalInfo,
     items: tuple[str, ...] = ("name", "email", "phone_number", "cccd"),
 ) -> str:
-    row, _ = service.record_decision(
+    row, _ = consent_grants.record_decision(
         db,
         citizen_id=citizen.id,
         portal_id=portal.id,
-        notice=service.current_notice(db, portal.id),
+        notice=notices.current_notice(db, portal.id),
         shown=set(items),
         granted=set(items),
         scopes={"openid"},
@@ -61,7 +62,7 @@ def release(
     channel: str = "userinfo",
     claims: tuple[str, ...] = ("sub", "name", "family_name", "email"),
 ) -> Release:
-    row = service.log_release(
+    row = releases.log_release(
         db,
         citizen_id=citizen_id,
         portal_id=portal.id,

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from idp.consent import service as consent
+from idp.consent import grants as consent_grants
+from idp.consent import notices
+from idp.consent import releases as release_log
 from tests.consent.helpers import Browser, body, new_citizen, new_portal, personal
 
 ALL = "openid profile email phone address cccd"
@@ -62,8 +64,8 @@ def test_each_release_is_one_row(db, browser, citizen):
     id_claims = browser.id_token(portal, token, out.nonce)
     rows = releases(db, citizen.id)
     assert len(rows) == 1
-    grant = consent.live_grant(db, citizen_id=citizen.id, portal_id=portal.id)
-    notice = consent.current_notice(db, portal.id)
+    grant = consent_grants.live_grant(db, citizen_id=citizen.id, portal_id=portal.id)
+    notice = notices.current_notice(db, portal.id)
     row = rows[0]
     assert row.channel == "id_token"
     assert sorted(_claims(row)) == sorted({"sub", *personal(id_claims)})
@@ -134,8 +136,8 @@ def test_what_releases_nothing_logs_nothing(db, browser, citizen):
 def test_withdrawn_claim_is_no_longer_in_the_released_names(db, browser, citizen):
     portal = new_portal(db)
     _out, token, _id = browser.sign_in_flow(portal, scope="openid profile email")
-    grant = consent.live_grant(db, citizen_id=citizen.id, portal_id=portal.id)
-    assert consent.withdraw_claim(db, citizen_id=citizen.id, grant_id=grant.id, item="email")
+    grant = consent_grants.live_grant(db, citizen_id=citizen.id, portal_id=portal.id)
+    assert consent_grants.withdraw_claim(db, citizen_id=citizen.id, grant_id=grant.id, item="email")
     db.commit()
     info = browser.userinfo(token["access_token"]).get_json()
     assert "email" not in info
@@ -152,7 +154,7 @@ def test_history_shows_each_release_once(db, browser, citizen):
     browser.userinfo(token["access_token"])
     browser.introspect(portal, token["access_token"])
     rows = releases(db, citizen.id)
-    entries, total = consent.history(db, citizen_id=citizen.id, limit=None)
+    entries, total = release_log.history(db, citizen_id=citizen.id, limit=None)
     assert total == len(rows) == 3
     assert sorted(e.id for e in entries) == sorted(r.id for r in rows)
     assert [e.channel for e in entries] == ["introspection", "userinfo", "id_token"]

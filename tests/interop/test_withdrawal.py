@@ -157,13 +157,15 @@ def test_withdrawing_the_grant_kills_every_token_at_once(live, meta, jwks, porta
 
 def test_withdrawing_the_grant_through_the_service(live, meta, portal):
     """The same through the service functions (what the account page calls)."""
-    from idp.consent import service as consent
+    from idp.consent import grants as consent_grants
     from idp.tokens import service as tokens
 
     token, _nonce, _prompted = portal.login(prompt="consent")
     with live.session() as db:
-        grant = consent.live_grant(db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"])
-        assert consent.withdraw(db, grant_id=grant.id, citizen_id=portal.citizen["id"])
+        grant = consent_grants.live_grant(
+            db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"]
+        )
+        assert consent_grants.withdraw(db, grant_id=grant.id, citizen_id=portal.citizen["id"])
         tokens.revoke_grant(db, grant.id, "consent_withdrawn")
         db.commit()
     _assert_dead(portal, token)
@@ -197,12 +199,14 @@ def test_withdrawing_one_claim_stops_it_at_once(live, meta, portal):
 
 
 def test_withdrawing_one_claim_through_the_service(live, meta, portal):
-    from idp.consent import service as consent
+    from idp.consent import grants as consent_grants
 
     token, _nonce, _prompted = portal.login()
     with live.session() as db:
-        grant = consent.live_grant(db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"])
-        assert consent.withdraw_claim(
+        grant = consent_grants.live_grant(
+            db, citizen_id=portal.citizen["id"], portal_id=portal.info["id"]
+        )
+        assert consent_grants.withdraw_claim(
             db, citizen_id=portal.citizen["id"], grant_id=grant.id, item="phone_number"
         )
         db.commit()
