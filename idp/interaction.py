@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from idp.hashing import digest
 from idp.store import Store
 
 LOGIN_PENDING = "login_pending"
@@ -74,7 +75,7 @@ class Interaction:
     """One parked authorization request and how far it got."""
 
     id: str
-    binding: str
+    binding: str  # the digest of the browser's binding value (web.browser_binding)
     params: dict[str, str]
     state: str
     checks: list[str] = field(default_factory=list)
@@ -90,7 +91,15 @@ class Interaction:
 
 
 def _key(iid: str) -> str:
-    return f"interaction:{iid}"
+    # The id travels in URLs; the store keeps only its digest (as for codes and sessions).
+    return f"interaction:{digest(iid)}"
+
+
+def _record(inter: Interaction) -> dict[str, Any]:
+    """Return what the store keeps: everything but the id (the key holds its digest)."""
+    data = asdict(inter)
+    del data["id"]
+    return data
 
 
 def start(
@@ -107,13 +116,13 @@ def start(
     kept = {k: params[k] for k in KEPT_PARAMS if isinstance(params.get(k), str)}
     inter = Interaction(
         id=secrets.token_urlsafe(24),
-        binding=binding,
+        binding=digest(binding),
         params=kept,
         state=state,
         checks=list(checks),
         citizen_id=citizen_id,
     )
-    store.put(_key(inter.id), asdict(inter), ttl)
+    store.put(_key(inter.id), _record(inter), ttl)
     return inter
 
 
@@ -122,9 +131,9 @@ def load(store: Store, iid: object, binding: str | None) -> Interaction | None:
     if not isinstance(iid, str) or not 10 <= len(iid) <= 64 or not binding:
         return None
     data = store.get(_key(iid))
-    if not data or not secrets.compare_digest(data.get("binding", ""), binding):
+    if not data or not secrets.compare_digest(data.get("binding", ""), digest(binding)):
         return None
-    return Interaction(**data)
+    return Interaction(id=iid, **data)
 
 
 def advance(store: Store, inter: Interaction, new_state: str, ttl: int, **changes: Any) -> None:
@@ -135,7 +144,7 @@ def advance(store: Store, inter: Interaction, new_state: str, ttl: int, **change
     inter.state = new_state
     for key, value in changes.items():
         setattr(inter, key, value)
-    store.put(_key(inter.id), asdict(inter), ttl)
+    store.put(_key(inter.id), _record(inter), ttl)
 
 
 def take(store: Store, inter: Interaction) -> Interaction | None:
@@ -143,4 +152,4 @@ def take(store: Store, inter: Interaction) -> Interaction | None:
     data = store.take(_key(inter.id))
     if not data or data.get("binding") != inter.binding:
         return None
-    return Interaction(**data)
+    return Interaction(id=inter.id, **data)

@@ -7,11 +7,10 @@ the models directly.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -32,6 +31,7 @@ from idp.citizens.validation import (
 )
 from idp.config import Settings
 from idp.db import iso_utc, utcnow
+from idp.hashing import digest
 from idp.store import Store
 
 PASSWORD_MIN = 8
@@ -256,7 +256,7 @@ def profile_claims(citizen: Citizen) -> dict[str, Any]:
 def _link_hash(token: object) -> str | None:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
-    return hashlib.sha256(token.encode()).hexdigest()
+    return digest(token)
 
 
 def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
@@ -275,12 +275,12 @@ def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
 
 def peek_password_link(db: Session, token: object) -> str | None:
     """Return the citizen id a live set-password token belongs to, without using it."""
-    digest = _link_hash(token)
-    if digest is None:
+    hashed = _link_hash(token)
+    if hashed is None:
         return None
     return db.scalar(
         select(PasswordLink.citizen_id).where(
-            PasswordLink.token_hash == digest,
+            PasswordLink.token_hash == hashed,
             PasswordLink.used_at.is_(None),
             PasswordLink.expires_at > utcnow(),
         )
@@ -315,6 +315,19 @@ class SignInSession:
     acr: str
 
 
+def _session_key(sid: str) -> str:
+    """Return the store key of a session: the digest only, never the cookie's value.
+
+    Whoever reads the store (a Redis dump, a replica) must not be able to sign in as
+    the citizen, as for codes and tokens (stored as digests too).
+    """
+    return f"sso:{digest(sid)}"
+
+
+def _valid_sid(sid: object) -> TypeGuard[str]:
+    return isinstance(sid, str) and 0 < len(sid) <= 100
+
+
 def start_session(
     store: Store,
     *,
@@ -330,7 +343,7 @@ def start_session(
     sid = secrets.token_urlsafe(32)
     session = SignInSession(sid, citizen_id, int(time.time()), tuple(amr), acr)
     store.put(
-        f"sso:{sid}",
+        _session_key(sid),
         {"citizen_id": citizen_id, "auth_time": session.auth_time, "amr": list(amr), "acr": acr},
         ttl,
     )
@@ -340,9 +353,9 @@ def start_session(
 
 def load_session(store: Store, sid: str | None) -> SignInSession | None:
     """Return the live session with this id, or None."""
-    if not sid or not isinstance(sid, str) or len(sid) > 100:
+    if not _valid_sid(sid):
         return None
-    data = store.get(f"sso:{sid}")
+    data = store.get(_session_key(sid))
     if not data:
         return None
     return SignInSession(
@@ -352,8 +365,8 @@ def load_session(store: Store, sid: str | None) -> SignInSession | None:
 
 def end_session(store: Store, sid: str | None) -> None:
     """End a session."""
-    if sid and isinstance(sid, str) and len(sid) <= 100:
-        store.delete(f"sso:{sid}")
+    if _valid_sid(sid):
+        store.delete(_session_key(sid))
 
 
 # -- the right of access and erasure ------------------------------------------------

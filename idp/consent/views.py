@@ -22,7 +22,7 @@ from idp.db import get_db, iso_utc, utcnow
 from idp.errors import IdpError, InteractionExpired, NotFound
 from idp.portals import service as clients
 from idp.subjects import subject_for
-from idp.tokens import service as oauth_tokens
+from idp.tokens import service as tokens
 from idp.web import browser_binding, rotate_browser_session
 
 bp = Blueprint("consent", __name__)
@@ -358,7 +358,7 @@ def my_data(citizen: Any) -> Any:
         "generated_at": iso_utc(utcnow()),
         "profile": citizens.export_profile(citizen),
         **record,
-        "tokens": oauth_tokens.tokens_of_citizen(db, citizen.id),
+        "tokens": tokens.tokens_of_citizen(db, citizen.id),
     }
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return _download(body, "application/json", "my-data.json")

@@ -209,7 +209,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "citizen_id": principal.citizen.id,
             "grant_id": principal.grant_id,
             "chain_id": principal.chain_id,
-            "sid": principal.sid,
+            # The session's public reference, never the cookie's value (a bearer secret
+            # that the store keeps only as this digest too).
+            "sid": digest(principal.sid) if principal.sid else None,
             "code_challenge": data.get("code_challenge"),
             "code_challenge_method": data.get("code_challenge_method"),
             "claims_request": principal.claims_request or {},

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from idp import events
 from idp.claims import SUPPORTED_SCOPES
+from idp.db import utcnow
 from idp.hashing import digest
 from idp.portals.models import Portal
 
@@ -138,6 +139,22 @@ def rotate_secret(db: Session, *, client_id: str) -> str:
     db.flush()
     events.emit("portal.secret_rotated", portal_id=portal.id)
     return secret
+
+
+def disable_portal(db: Session, *, client_id: str) -> Portal:
+    """Cut a portal off: it can no longer authenticate, and its tokens die at once.
+
+    Only ``disabled_at`` is set: every token check (``validation.live_token``) refuses
+    the tokens of a portal that is not active, so nothing else has to change.
+    """
+    portal = db.scalar(select(Portal).where(Portal.client_id == client_id))
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    if portal.disabled_at is None:
+        portal.disabled_at = utcnow()
+        db.flush()
+        events.emit("portal.disabled", portal_id=portal.id)
+    return portal
 
 
 def find_active(db: Session, client_id: object) -> Portal | None:

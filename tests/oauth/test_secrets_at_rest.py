@@ -1,28 +1,31 @@
-"""Secrets and tokens are stored only as digests: database rows and the shared store."""
+"""Secrets and tokens are stored only as digests: database rows and the shared store.
+
+Read through public interfaces only: the store's ``get`` under the keys a secret or its
+digest would have, and SQL on the tables' columns.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import requests
-from sqlalchemy import text
+from sqlalchemy import String, cast, func, or_, select
 
+from idp.citizens import service as citizens
+from idp.citizens.models import Citizen
+from idp.citizens.sso import SSO_COOKIE
 from idp.hashing import digest
-from idp.store import MemoryStore
+from idp.portals.models import Portal
+from idp.tokens.models import Token
 from tests.support.useragent import UserAgent, pkce_pair
 
 
-def _store_dump(store) -> str:
-    if isinstance(store, MemoryStore):
-        return json.dumps({k: v[1] for k, v in store._data.items()})
-    redis = store._redis
-    keys = list(redis.scan_iter(f"{store._prefix}*"))
-    return json.dumps({k.decode(): (redis.get(k) or b"").decode() for k in keys})
-
-
-def _rows(live, table: str) -> str:
+def rows_holding(live: Any, model: Any, secret: str) -> int:
+    """Return how many rows of ``model``'s table hold ``secret`` in any column."""
+    columns = [cast(c, String).contains(secret, autoescape=True) for c in model.__table__.columns]
     with live.session() as db:
-        return json.dumps([list(map(str, r)) for r in db.execute(text(f"SELECT * FROM {table}"))])  # noqa: S608
+        return db.scalar(select(func.count()).select_from(model).where(or_(*columns)))
 
 
 def test_no_secret_or_token_is_stored_in_the_clear(live):
@@ -46,11 +49,25 @@ def test_no_secret_or_token_is_stored_in_the_clear(live):
         password=citizen["password"],
     )
     code = out.code
-    # The code waits in the shared store under its digest only.
+    sid = ua.http.cookies.get(SSO_COOKIE)
+    assert code
+    assert sid
     store = live.app.extensions["idp.store"]
-    parked = _store_dump(store)
-    assert code not in parked
-    assert digest(code) in parked
+
+    # The SSO session: under the digest of the cookie's value, which it does not hold.
+    assert store.get(f"sso:{sid}") is None
+    session = store.get(f"sso:{digest(sid)}")
+    assert session is not None
+    assert sid not in json.dumps(session)
+    assert citizens.load_session(store, sid).citizen_id == citizen["id"]
+
+    # The code waits under its digest only, and holds no bearer secret either.
+    assert store.get(f"code:{code}") is None
+    record = store.get(f"code:{digest(code)}")
+    assert record is not None
+    assert code not in json.dumps(record)
+    assert sid not in json.dumps(record)
+
     tokens = requests.post(
         f"{live.url}/token",
         data={
@@ -64,16 +81,25 @@ def test_no_secret_or_token_is_stored_in_the_clear(live):
     ).json()
     access, refresh = tokens["access_token"], tokens["refresh_token"]
 
-    token_rows = _rows(live, "tokens")
-    assert access not in token_rows
-    assert refresh not in token_rows
-    assert digest(access) in token_rows
-    assert digest(refresh) in token_rows
-    portal_rows = _rows(live, "portals")
-    assert portal["client_secret"] not in portal_rows
-    assert digest(portal["client_secret"]) in portal_rows
-    citizen_rows = _rows(live, "citizens")
-    assert citizen["password"] not in citizen_rows
-    assert "$argon2id$" in citizen_rows
-    for secret in (access, refresh, code, portal["client_secret"], citizen["password"]):
-        assert secret not in _store_dump(store)
+    with live.session() as db:
+        row = db.execute(
+            select(Token.access_token_hash, Token.refresh_token_hash).where(
+                Token.access_token_hash == digest(access)
+            )
+        ).one()
+        assert row.refresh_token_hash == digest(refresh)
+        stored_secret = db.scalar(
+            select(Portal.client_secret_hash).where(Portal.client_id == portal["client_id"])
+        )
+        assert stored_secret == digest(portal["client_secret"])
+        password_hash = db.scalar(select(Citizen.password_hash).where(Citizen.id == citizen["id"]))
+        assert password_hash.startswith("$argon2id$")
+    assert rows_holding(live, Token, digest(access)) == 1  # the search does find things
+    for secret in (access, refresh, code, sid):
+        assert rows_holding(live, Token, secret) == 0
+    assert rows_holding(live, Portal, portal["client_secret"]) == 0
+    assert rows_holding(live, Citizen, citizen["password"]) == 0
+    # Nor under their own names in the store.
+    for secret in (access, refresh, code, sid):
+        for prefix in ("code", "code-chain", "sso", "interaction"):
+            assert store.get(f"{prefix}:{secret}") is None

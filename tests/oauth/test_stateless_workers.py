@@ -1,8 +1,10 @@
 """Any worker can serve any step: two app instances behind a round-robin balancer.
 
-Each request goes to the other instance (no sticky sessions). They share only the
-database and the short-lived store, as workers behind a load balancer do; on the server
-leg that is PostgreSQL and Redis through separate clients.
+Each request goes to the other instance (no sticky sessions). Each instance builds its
+own database engine and its own Redis client from the same settings, so they share only
+PostgreSQL and Redis, as workers behind a load balancer do. Server leg only: the
+in-process store serves one process by design, so on the embedded leg two instances
+would either share one dictionary (proving nothing) or not share state at all.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import itertools
 import re
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy.orm import Session
 from werkzeug.test import Client
 
 from idp import create_app
-from idp.store import MemoryStore, RedisStore
+from idp.db import make_engine
 from tests.conftest import base_settings
 from tests.support.factories import PASSWORD, make_citizen, make_portal
 from tests.support.useragent import checked_claims, pkce_pair
@@ -38,23 +41,31 @@ class RoundRobin:
         return self.apps[index](environ, start_response)
 
 
-def test_every_step_on_alternating_workers(backend, tmp_path):
-    secret = "one-secret-for-every-worker"
+@pytest.fixture
+def workers(backend, tmp_path):
+    """Two app instances built from the same settings, sharing only the servers."""
+    if backend.name != "server":
+        pytest.skip("needs PostgreSQL + Redis: the in-process store serves one process")
     apps = []
-    memory = MemoryStore()
     for n in range(2):
         settings = base_settings(
             tmp_path / f"w{n}",
             database_url=backend.database_url,
             redis_url=backend.redis_url,
-            secret_key=secret,
+            redis_prefix=f"{backend.run_prefix}rr:",
+            secret_key="one-secret-for-every-worker",
         )
-        store = (
-            RedisStore(backend.redis_url, f"{backend.run_prefix}rr:")
-            if backend.redis_url
-            else memory
-        )
-        apps.append(create_app(settings, engine=backend.engine, store=store))
+        # Its own engine (connection pool) and, from the settings, its own Redis client.
+        apps.append(create_app(settings, engine=make_engine(settings.database_url)))
+    assert apps[0].extensions["idp.store"] is not apps[1].extensions["idp.store"]
+    assert apps[0].extensions["idp.engine"] is not apps[1].extensions["idp.engine"]
+    yield apps
+    for app in apps:
+        app.extensions["idp.engine"].dispose()
+
+
+def test_every_step_on_alternating_workers(backend, workers):
+    apps = workers
     with Session(backend.engine, expire_on_commit=False) as db:
         portal, client_secret = make_portal(db, redirect_uris=["https://portal.example.vn/cb"])
         citizen = make_citizen(db, apps[0].extensions["idp.settings"])
