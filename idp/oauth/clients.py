@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from idp import events
 from idp.consent import service as consent
-from idp.oauth.claims import SUPPORTED_SCOPES
+from idp.oauth.claims import SUPPORTED_SCOPES, items_of_scopes, scope_of_item
 from idp.oauth.models import Portal, digest
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
@@ -38,6 +38,18 @@ def _check_redirect_uri(uri: str, field: str, *, allow_http_loopback: bool = Tru
     if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
         return uri
     raise RegistrationError(field, f"{uri!r} must be https (http only on a loopback host)")
+
+
+def _check_within_scopes(purposes: dict, scopes: list[str]) -> None:
+    """Refuse a purpose for an item the portal's registered scopes do not cover."""
+    allowed = items_of_scopes(scopes)
+    for item in purposes:
+        if item not in allowed:
+            raise RegistrationError(
+                "purposes",
+                f"{item!r} needs the {scope_of_item(item)!r} scope, which the portal is not "
+                f"registered for (registered: {' '.join(scopes)})",
+            )
 
 
 def _new_client_id() -> str:
@@ -103,6 +115,9 @@ def register_portal(
         raise RegistrationError("scope", f"unknown scope(s): {' '.join(unknown)}")
     if "openid" not in scopes:
         scopes.insert(0, "openid")
+    if purposes:
+        # The registration is the upper bound of what the portal can ever receive.
+        _check_within_scopes(purposes, scopes)
     hosts = {urlsplit(u).hostname for u in uris}
     if sector_identifier is None:
         # OIDC Core §8.1: without a sector identifier all redirect URIs share one host.
@@ -143,9 +158,11 @@ def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[s
     if portal is None:
         raise RegistrationError("client_id", "no portal with this client_id")
     try:
-        notice = consent.declare_purposes(db, portal_id=portal.id, purposes=purposes)
+        clean = consent.validate_purposes(purposes)
     except consent.PurposeError as exc:
         raise RegistrationError("purposes", str(exc)) from None
+    _check_within_scopes(clean, portal.scope.split())
+    notice = consent.declare_purposes(db, portal_id=portal.id, purposes=clean)
     return {
         "client_id": client_id,
         "notice_version": notice.version,

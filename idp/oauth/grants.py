@@ -26,6 +26,7 @@ from idp.db import get_db
 from idp.oauth import tokens
 from idp.oauth.claims import claims_of_items, pairwise_subject, requested_claims
 from idp.oauth.models import Portal, Token, digest
+from idp.oauth.policy import granted_scope, releasable_items
 
 # RFC 8176 authentication method reference and our level-of-assurance values.
 AMR_PASSWORD = "pwd"
@@ -68,15 +69,16 @@ def subject_for(citizen_id: str, portal: Portal) -> str:
 def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
     """Return ``sub`` plus exactly the requested claims the citizen still grants.
 
-    Requested = the scopes' claims plus the ``claims`` parameter's members for this
-    target; granted = the consent items live right now (a withdrawal counts at once)
-    that the portal's current notice declares. The release is logged (names only).
+    Requested = for userinfo the scopes' claims plus ``claims.userinfo``; for the ID
+    token only ``claims.id_token`` (OIDC Core §5.4, §5.5). Granted = the items releasable
+    right now (a withdrawal counts at once, a changed purpose pauses the item, the
+    registration bounds it). The release is logged (names only).
     """
     db = get_db()
     requested = requested_claims(set((scope or "").split()), principal.claims_request or {}, target)
-    notice = consent.current_notice(db, principal.portal.id)
-    declared = set(notice.purposes) if notice else set()
-    allowed = claims_of_items(consent.granted_items(db, principal.grant_id) & declared)
+    allowed = claims_of_items(
+        releasable_items(db, portal=principal.portal, grant_id=principal.grant_id)
+    )
     values = citizens.profile_claims(principal.citizen)
     claims = {k: v for k, v in values.items() if k in requested and k in allowed}
     consent.log_release(
@@ -324,6 +326,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             grant_id=refresh_token.grant_id,
             chain_id=refresh_token.chain_id,
             claims_request=refresh_token.claims_request or {},
+        )
+
+    def issue_token(self, user: Principal, refresh_token: Token) -> dict[str, Any]:
+        # RFC 6749 §6: never wider than the original; narrowed to live consent (§3.3).
+        requested = (self.request.payload.scope or refresh_token.get_scope() or "").split()
+        scope = granted_scope(
+            get_db(),
+            portal=self.request.client,
+            grant_id=refresh_token.grant_id,
+            requested=requested,
+        )
+        return self.generate_token(
+            user=user, scope=" ".join(scope), include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
         )
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

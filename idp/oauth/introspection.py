@@ -12,6 +12,7 @@ from idp.consent import service as consent
 from idp.db import get_db
 from idp.oauth.grants import subject_for
 from idp.oauth.models import Token
+from idp.oauth.policy import granted_scope
 from idp.oauth.validation import live_token
 
 
@@ -64,7 +65,12 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         )
         return {
             "active": True,
-            "scope": token.scope,
+            # Live consent: a withdrawn or paused item's scope is no longer reported.
+            "scope": " ".join(
+                granted_scope(
+                    get_db(), portal=portal, grant_id=token.grant_id, requested=token.scope.split()
+                )
+            ),
             "client_id": portal.client_id,
             "token_type": "Bearer" if kind == "access_token" else "refresh_token",
             "exp": int(exp.timestamp()) if exp else None,

@@ -32,7 +32,7 @@ from idp.oauth.claims import ClaimsRequestError, parse_claims_request
 from idp.oauth.discovery import metadata
 from idp.oauth.grants import ACR_PASSWORD, Principal, subject_for
 from idp.oauth.models import Portal
-from idp.oauth.policy import consent_needs
+from idp.oauth.policy import consent_needs, granted_scope
 from idp.web import browser_binding, current_sso
 
 bp = Blueprint("oauth", __name__)
@@ -273,10 +273,8 @@ def _decide(
                 action="granted",
                 decisions={},
             )
-        plain = set(consent.PLAIN_SCOPES)
-        scopes = {s for s in needs.scopes if s not in plain} | (
-            needs.scopes & (grant_row.scopes | {"openid"})
-        )
+        # RFC 6749 §3.3: the code (and its tokens) carry what was requested and granted.
+        scopes = granted_scope(db, portal=portal, grant_id=grant_row.id, requested=needs.scopes)
         principal = Principal(
             citizen=citizen,
             portal=portal,
