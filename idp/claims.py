@@ -8,6 +8,7 @@ A leaf module: the consent, citizen and protocol packages all speak this vocabul
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub",),
@@ -52,6 +53,7 @@ SCOPE_ITEMS: dict[str, tuple[str, ...]] = {
 }
 
 _ITEM_OF_CLAIM = {claim: item for item, claims in CLAIM_ITEMS.items() for claim in claims}
+_SCOPE_OF_ITEM = {item: scope for scope, items in SCOPE_ITEMS.items() for item in items}
 
 # Targets of the OIDC Core §5.5 ``claims`` request parameter.
 CLAIMS_TARGETS = ("id_token", "userinfo")
@@ -60,6 +62,16 @@ CLAIMS_TARGETS = ("id_token", "userinfo")
 def item_of(claim: str) -> str | None:
     """Return the consent item a claim belongs to, or None for protocol claims."""
     return _ITEM_OF_CLAIM.get(claim)
+
+
+def scope_of_item(item: str) -> str | None:
+    """Return the scope value whose consent items include ``item``, or None."""
+    return _SCOPE_OF_ITEM.get(item)
+
+
+def items_of_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """Return the consent items the given scope values cover (a portal's upper bound)."""
+    return frozenset(i for s in scopes for i in SCOPE_ITEMS.get(s, ()))
 
 
 def claims_of_items(items: set[str] | frozenset[str]) -> set[str]:
@@ -133,8 +145,12 @@ def essential_items(claims_request: dict[str, dict[str, bool]]) -> set[str]:
 def requested_claims(
     scopes: set[str] | frozenset[str], claims_request: dict[str, dict[str, bool]], target: str
 ) -> set[str]:
-    """Return the claim names requested for one target (scope claims go to both)."""
-    names = claims_for_scopes(scopes) - {"sub"}
+    """Return the claim names requested for one target.
+
+    OIDC Core §5.4: claims requested by scope values are returned from userinfo; the ID
+    token carries only what ``claims.id_token`` asks for (§5.5).
+    """
+    names = claims_for_scopes(scopes) - {"sub"} if target == "userinfo" else set()
     names.update(claims_request.get(target, {}))
     return names
 

@@ -12,9 +12,23 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from idp.claims import items_of_scopes, scope_of_item
 from idp.consent import notices
 from idp.portals import service as portals
 from idp.portals.service import Registered, RegistrationError
+
+
+def _check_within_scopes(purposes: dict[str, Any], scope: str) -> None:
+    """Refuse a purpose for an item the portal's registered scopes do not cover."""
+    scopes = scope.split()
+    allowed = items_of_scopes(scopes)
+    for item in purposes:
+        if item not in allowed:
+            raise RegistrationError(
+                "purposes",
+                f"{item!r} needs the {scope_of_item(item)!r} scope, which the portal is not "
+                f"registered for (registered: {' '.join(scopes)})",
+            )
 
 
 def register_portal(db: Session, *, purposes: object = None, **registration: Any) -> Registered:
@@ -24,14 +38,17 @@ def register_portal(db: Session, *, purposes: object = None, **registration: Any
     required (see ``consent.notices.validate_purposes``); undeclared claims are never
     released to the portal.
     """
+    clean = None
     if purposes is not None:
         try:
-            notices.validate_purposes(purposes)
+            clean = notices.validate_purposes(purposes)
         except notices.PurposeError as exc:
             raise RegistrationError("purposes", str(exc)) from None
+        # The registration is the upper bound of what the portal can ever receive.
+        _check_within_scopes(clean, str(registration.get("scope") or ""))
     reg = portals.register_portal(db, **registration)
-    if purposes:
-        _declare(db, reg.portal, purposes)
+    if clean:
+        notices.declare_purposes(db, portal_id=reg.portal.id, purposes=clean)
     return reg
 
 
@@ -51,9 +68,11 @@ def declare_purposes(db: Session, *, client_id: str, purposes: object) -> dict[s
 
 def _declare(db: Session, portal: Any, purposes: object) -> Any:
     try:
-        return notices.declare_purposes(db, portal_id=portal.id, purposes=purposes)
+        clean = notices.validate_purposes(purposes)
     except notices.PurposeError as exc:
         raise RegistrationError("purposes", str(exc)) from None
+    _check_within_scopes(clean, portal.scope)
+    return notices.declare_purposes(db, portal_id=portal.id, purposes=clean)
 
 
 def describe_portal(db: Session, portal: Any) -> dict[str, object]:

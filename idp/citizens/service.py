@@ -29,6 +29,7 @@ from idp.citizens.validation import (
     normalize_phone,
     validate_contacts,
 )
+from idp.claims import CLAIM_ITEMS
 from idp.config import Settings
 from idp.db import iso_utc, utcnow
 from idp.hashing import digest
@@ -246,6 +247,13 @@ def profile_claims(citizen: Citizen) -> dict[str, Any]:
         claims["email"] = citizen.email
         claims["email_verified"] = citizen.email_verified
     return claims
+
+
+def items_on_file(citizen: Citizen) -> frozenset[str]:
+    """Return the consent items (CLAIM_ITEMS) the citizen's profile holds a value for."""
+    values = profile_claims(citizen)
+    # Each item is named after its main claim: no value there, nothing to share.
+    return frozenset(item for item in CLAIM_ITEMS if values.get(item) not in (None, "", {}))
 
 
 # -- one-time "set your password" links (desk registration) ------------------------

@@ -104,6 +104,33 @@ def granted_items(db: Session, grant_id: str) -> frozenset[str]:
     return frozenset(r.claim for r in _live_claims(db, grant_id) if r.granted)
 
 
+def same_terms(db: Session, *, decided_under: str | None, notice: Notice | None, item: str) -> bool:
+    """Return whether an item decided under one notice has the same terms in ``notice``."""
+    if notice is None:
+        return False
+    if decided_under == notice.id:
+        return True
+    old = get_notice(db, decided_under)
+    return old is not None and old.purposes.get(item) == notice.purposes.get(item)
+
+
+def releasable_items(db: Session, *, grant_id: str, notice: Notice | None) -> frozenset[str]:
+    """Return the granted items that may leave now: declared in ``notice`` on the terms
+    the citizen accepted. An item whose purpose or required flag changed is paused until
+    the citizen consents again (Decree 13/2023 art. 11: consent is to a stated purpose).
+    """
+    grant = get_grant(db, grant_id)
+    if grant is None or grant.revoked_at is not None or notice is None:
+        return frozenset()
+    return frozenset(
+        r.claim
+        for r in _live_claims(db, grant_id)
+        if r.granted
+        and r.claim in notice.purposes
+        and same_terms(db, decided_under=r.notice_id, notice=notice, item=r.claim)
+    )
+
+
 @dataclass(frozen=True)
 class Prompt:
     """The outcome of the consent policy: failing checks and the items to show."""
@@ -111,6 +138,8 @@ class Prompt:
     checks: tuple[str, ...]
     items: tuple[str, ...]
     scopes: tuple[str, ...]
+    #: Requested items the citizen has no value for: shown as "not on file", never asked.
+    missing: tuple[str, ...] = ()
 
 
 def evaluate(
@@ -121,23 +150,27 @@ def evaluate(
     items: Iterable[str],
     scopes: Iterable[str],
     prompt_consent: bool,
+    on_file: Iterable[str] | None = None,
 ) -> Prompt:
     """Decide whether to prompt, by named checks; return what the page must show.
 
     Only declared items can be asked for; an undeclared item is dropped (never released).
+    An item the citizen has no value for (``on_file``; None = all) is never asked for:
+    it is listed as missing, and becomes a question once a value exists.
     """
     declared = notice.purposes if notice else {}
-    wanted = [i for i in CLAIM_ITEMS if i in set(items) and i in declared]
+    requested = [i for i in CLAIM_ITEMS if i in set(items) and i in declared]
+    have = set(CLAIM_ITEMS if on_file is None else on_file)
+    wanted = [i for i in requested if i in have]
+    missing = [i for i in requested if i not in have and i not in state.granted]
     plain = [s for s in PLAIN_SCOPES if s in set(scopes) and s != "openid"]
     undecided = [i for i in wanted if i not in state.granted and i not in state.declined]
-    changed = []
-    for item in wanted:
-        under = state.decided_under.get(item)
-        if item in undecided or notice is None or under == notice.id:
-            continue
-        old = get_notice(db, under)
-        if old is None or old.purposes.get(item) != declared.get(item):
-            changed.append(item)
+    changed = [
+        i
+        for i in wanted
+        if i not in undecided
+        and not same_terms(db, decided_under=state.decided_under.get(i), notice=notice, item=i)
+    ]
     new_scopes = [s for s in plain if s not in state.scopes]
     checks: list[str] = []
     # Signing in with `openid` alone releases only the portal's own pairwise `sub`: the
@@ -153,7 +186,7 @@ def evaluate(
     else:
         shown = [i for i in wanted if i in undecided or i in changed]
         shown_scopes = new_scopes
-    return Prompt(tuple(checks), tuple(shown), tuple(shown_scopes))
+    return Prompt(tuple(checks), tuple(shown), tuple(shown_scopes), tuple(missing))
 
 
 def record_decision(
@@ -165,21 +198,19 @@ def record_decision(
     shown: Iterable[str],
     granted: Iterable[str],
     scopes: Iterable[str],
-    must_keep: Iterable[str] = (),
 ) -> tuple[ConsentGrant, str]:
     """Record the citizen's answer to a consent page; return (grant, action).
 
-    ``shown`` are the items the page listed, ``granted`` those left ticked. Raises
-    ConsentError, writing nothing, if a required (or essential) item was cleared.
+    ``shown`` are the items the page listed, ``granted`` those agreed to. Raises
+    ConsentError, writing nothing, if an item the portal registered as required is
+    missing (a portal's ``essential`` is a request and never makes an item required).
     """
     shown_set = set(shown)
     granted_set = set(granted)
     if not granted_set <= shown_set:
         raise ConsentError("granted claims that were not shown")
     declared = notice.purposes if notice else {}
-    required = {i for i in shown_set if declared.get(i, {}).get("required")} | (
-        set(must_keep) & shown_set
-    )
+    required = {i for i in shown_set if declared.get(i, {}).get("required")}
     cleared = required - granted_set
     if cleared:
         raise ConsentError("required claims cleared: " + " ".join(sorted(cleared)))

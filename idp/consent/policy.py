@@ -6,11 +6,19 @@ decision is checked against it again on submit (never against the form).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from idp.claims import essential_items, parse_claims_request, requested_items
+from idp.citizens import service as citizens
+from idp.claims import (
+    SCOPE_ITEMS,
+    essential_items,
+    items_of_scopes,
+    parse_claims_request,
+    requested_items,
+)
 from idp.consent import grants as consent_grants
 from idp.consent import notices
 from idp.consent.models import Notice
@@ -60,6 +68,11 @@ def consent_needs(
     ):
         scopes.discard("offline_access")
     notice = notices.current_notice(db, portal.id)
+    # The registration is the upper bound: a ``claims`` member outside the portal's
+    # registered scopes is ignored like an unknown claim (OIDC Core §5.5).
+    items = requested_items(scopes, claims_request) & registered_items(portal)
+    citizen = citizens.get_citizen(db, citizen_id)
+    on_file = citizens.items_on_file(citizen) if citizen is not None else frozenset()
     if consent_done:
         # The citizen has just answered the consent page of this very request: what they
         # left unticked is simply not shared; they are not asked again.
@@ -69,9 +82,10 @@ def consent_needs(
             db,
             state,
             notice,
-            items=requested_items(scopes, claims_request),
+            items=items,
             scopes=scopes,
             prompt_consent="consent" in prompts,
+            on_file=on_file,
         )
     return ConsentNeeds(
         prompt,
@@ -81,3 +95,44 @@ def consent_needs(
         frozenset(scopes),
         frozenset(essential_items(claims_request)),
     )
+
+
+def registered_items(portal: Portal) -> frozenset[str]:
+    """Return the consent items the portal's registered scopes cover (its upper bound)."""
+    return items_of_scopes(portal.scope.split())
+
+
+def releasable_items(db: Session, *, portal: Portal, grant_id: str) -> frozenset[str]:
+    """Return the items that may leave for this grant now, on every channel.
+
+    Granted, live, declared on the terms the citizen accepted (a changed purpose pauses
+    the item until re-consent) and within the portal's registration.
+    """
+    notice = notices.current_notice(db, portal.id)
+    live = consent_grants.releasable_items(db, grant_id=grant_id, notice=notice)
+    return live & registered_items(portal)
+
+
+def granted_scope(
+    db: Session, *, portal: Portal, grant_id: str, requested: Iterable[str]
+) -> list[str]:
+    """Return the requested scope values that consent grants now, in request order.
+
+    RFC 6749 §3.3: the issued scope is what was requested and granted. ``openid`` and
+    ``offline_access`` (as granted) stay; a claim scope stays while at least one of its
+    items is releasable; a scope none of whose items is releasable is dropped.
+    """
+    grant = consent_grants.get_grant(db, grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return []
+    items = releasable_items(db, portal=portal, grant_id=grant_id)
+    plain = grant.scopes | {"openid"}
+    out: list[str] = []
+    for scope in dict.fromkeys(requested):
+        if scope in consent_grants.PLAIN_SCOPES:
+            keep = scope in plain
+        else:
+            keep = bool(set(SCOPE_ITEMS.get(scope, ())) & items)
+        if keep:
+            out.append(scope)
+    return out

@@ -66,14 +66,22 @@ def _render(
     notice = needs.notice
     declared = notice.purposes if notice else {}
     state = needs.state
+    # Decree 13/2023 art. 11, Law 91/2025: silence or a pre-ticked box is not consent, so
+    # optional items start unticked; only the portal's registered flag makes an item
+    # required (granted by agreeing); ``essential`` is only shown.
     shown = [
         {
             "item": i,
             "purpose": declared[i]["purpose"].get(lang()) or declared[i]["purpose"]["vi"],
-            "required": bool(declared[i].get("required")) or i in needs.essential,
-            "ticked": ticked is None or i in ticked,
+            "required": bool(declared[i].get("required")),
+            "essential": i in needs.essential,
+            "ticked": bool(declared[i].get("required")) or (ticked is not None and i in ticked),
         }
         for i in needs.prompt.items
+    ]
+    missing = [
+        {"item": i, "purpose": declared[i]["purpose"].get(lang()) or declared[i]["purpose"]["vi"]}
+        for i in needs.prompt.missing
     ]
     already = [
         {"item": i, "purpose": declared.get(i, {}).get("purpose", {}).get(lang(), "")}
@@ -86,12 +94,13 @@ def _render(
         interaction=inter,
         portal=portal,
         shown=shown,
+        missing=missing,
         scopes=needs.prompt.scopes,
         already=already,
         checks=needs.prompt.checks,
         notice=notice,
         error=error,
-        offline_ticked=ticked is None or "offline_access" in ticked,
+        offline_ticked=ticked is not None and "offline_access" in ticked,
     ), status
 
 
@@ -112,7 +121,10 @@ def decide() -> Any:
         return redirect(url_for("oauth.resume", iid=inter.id), code=303)
     ticked = {v for v in request.form.getlist("claim") if isinstance(v, str)}
     shown = set(needs.prompt.items)
-    granted = ticked & shown
+    declared = needs.notice.purposes if needs.notice else {}
+    # Agreeing grants the required items (they have no box to clear) and the ticked ones.
+    required = {i for i in shown if declared.get(i, {}).get("required")}
+    granted = (ticked & shown) | required
     scopes = {s for s in needs.prompt.scopes if s in ticked}
     try:
         grant, action = consent_grants.record_decision(
@@ -123,7 +135,6 @@ def decide() -> Any:
             shown=shown,
             granted=granted,
             scopes=scopes | {"openid"},
-            must_keep=needs.essential,
         )
         decisions = {r.claim: r.granted for r in consent_grants.claim_decisions(db, grant.id)}
         receipts.issue_receipt(
@@ -138,13 +149,9 @@ def decide() -> Any:
             decisions=decisions,
         )
         db.commit()
-    except consent_grants.ConsentError:
+    except consent_grants.ConsentError:  # pragma: no cover - the form cannot express one
         db.rollback()
-        message = _l(
-            "%(portal)s cannot serve you without the data marked as required. "
-            "Tick it to continue, or choose not to share.",
-            portal=portal.name,
-        )
+        message = _l("Your answer could not be recorded. Please check your choices again.")
         return _render(inter, portal, citizen, needs, error=message, ticked=ticked)
     flow.advance(store, inter, flow.CONSENTED, settings.interaction_ttl, consent_done=True)
     return redirect(url_for("oauth.resume", iid=inter.id), code=303)

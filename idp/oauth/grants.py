@@ -24,7 +24,8 @@ from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
 from idp.claims import claims_of_items, requested_claims
 from idp.consent import grants as consent_grants
-from idp.consent import notices, releases
+from idp.consent import releases
+from idp.consent.policy import granted_scope, releasable_items
 from idp.db import get_db
 from idp.hashing import digest
 from idp.portals.models import Portal
@@ -60,15 +61,16 @@ class Principal:
 def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
     """Return ``sub`` plus exactly the requested claims the citizen still grants.
 
-    Requested = the scopes' claims plus the ``claims`` parameter's members for this
-    target; granted = the consent items live right now (a withdrawal counts at once)
-    that the portal's current notice declares. The release is logged (names only).
+    Requested = for userinfo the scopes' claims plus ``claims.userinfo``; for the ID
+    token only ``claims.id_token`` (OIDC Core §5.4, §5.5). Granted = the items releasable
+    right now (a withdrawal counts at once, a changed purpose pauses the item, the
+    registration bounds it). The release is logged (names only).
     """
     db = get_db()
     requested = requested_claims(set((scope or "").split()), principal.claims_request or {}, target)
-    notice = notices.current_notice(db, principal.portal.id)
-    declared = set(notice.purposes) if notice else set()
-    allowed = claims_of_items(consent_grants.granted_items(db, principal.grant_id) & declared)
+    allowed = claims_of_items(
+        releasable_items(db, portal=principal.portal, grant_id=principal.grant_id)
+    )
     values = citizens.profile_claims(principal.citizen)
     claims = {k: v for k, v in values.items() if k in requested and k in allowed}
     releases.log_release(
@@ -318,6 +320,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             grant_id=refresh_token.grant_id,
             chain_id=refresh_token.chain_id,
             claims_request=refresh_token.claims_request or {},
+        )
+
+    def issue_token(self, user: Principal, refresh_token: Token) -> dict[str, Any]:
+        # RFC 6749 §6: never wider than the original; narrowed to live consent (§3.3).
+        requested = (self.request.payload.scope or refresh_token.get_scope() or "").split()
+        scope = granted_scope(
+            get_db(),
+            portal=self.request.client,
+            grant_id=refresh_token.grant_id,
+            requested=requested,
+        )
+        return self.generate_token(
+            user=user, scope=" ".join(scope), include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
         )
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

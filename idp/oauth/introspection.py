@@ -9,6 +9,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 
 from idp import runtime
 from idp.consent import releases
+from idp.consent.policy import granted_scope
 from idp.db import get_db
 from idp.oauth.validation import live_token
 from idp.subjects import subject_for
@@ -64,7 +65,12 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         )
         return {
             "active": True,
-            "scope": token.scope,
+            # Live consent: a withdrawn or paused item's scope is no longer reported.
+            "scope": " ".join(
+                granted_scope(
+                    get_db(), portal=portal, grant_id=token.grant_id, requested=token.scope.split()
+                )
+            ),
             "client_id": portal.client_id,
             "token_type": "Bearer" if kind == "access_token" else "refresh_token",
             "exp": int(exp.timestamp()) if exp else None,

@@ -29,7 +29,7 @@ from idp.assurance import ACR_PASSWORD
 from idp.citizens import service as citizens
 from idp.citizens.sso import current_sso
 from idp.consent import grants as consent_grants
-from idp.consent.policy import consent_needs
+from idp.consent.policy import consent_needs, granted_scope
 from idp.db import get_db
 from idp.errors import InteractionExpired, error_page
 from idp.oauth import policy
@@ -275,10 +275,8 @@ def _decide(
             notice=needs.notice,
             issuer=runtime.settings().issuer,
         )
-        plain = set(consent_grants.PLAIN_SCOPES)
-        scopes = {s for s in needs.scopes if s not in plain} | (
-            needs.scopes & (grant_row.scopes | {"openid"})
-        )
+        # RFC 6749 §3.3: the code (and its tokens) carry what was requested and granted.
+        scopes = granted_scope(db, portal=portal, grant_id=grant_row.id, requested=needs.scopes)
         principal = Principal(
             citizen=citizen,
             portal=portal,

@@ -296,6 +296,8 @@ def portals(browser: Any, live: Any) -> Iterator[tuple[Portal, Portal]]:
             "business",
             "Cổng đăng ký kinh doanh",
             "business.test",
+            # As in `idp demo`: contacts are asked later, and a purpose needs its scope.
+            extra_scope="email phone",
             purposes=DEMO_PURPOSES["business"],
         )
     except Exception:

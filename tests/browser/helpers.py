@@ -83,3 +83,10 @@ def wait_for_consent(page: Any) -> None:
     """Wait until the consent page is shown."""
     expect(page.locator("#approve")).to_be_visible()
     assert path_of(page.url) == "/consent", page.url
+
+
+def agree_to_all(page: Any) -> None:
+    """Tick every optional claim box (they start unticked; required ones cannot change)."""
+    boxes = page.locator('#requested-claims input[type="checkbox"][name="claim"]:not([disabled])')
+    for n in range(boxes.count()):
+        boxes.nth(n).check()

@@ -6,8 +6,9 @@ One demo portal (a building-permit service) asks at sign-in for ``profile`` and
 "share more data" link. It declares a purpose per claim: name and date of birth are
 required, gender, address and email optional.
 
-(i)   the consent page marks required claims and shows optional ones as ticked boxes;
-      the citizen clears ``address``, agrees, and the portal receives the rest only;
+(i)   the consent page marks required claims (ticked, fixed) and shows optional ones as
+      unticked boxes; the citizen ticks ``gender`` only, agrees, and the portal receives
+      the required claims and gender only;
 (ii)  signing out at the portal and in again: no consent page, straight back signed in;
 (iii) the portal asks for ``email``: the page shows only that claim (what was already
       granted is listed, collapsed);
@@ -16,7 +17,8 @@ required, gender, address and email optional.
       then the whole grant: the portal's access token dies (userinfo 401
       ``invalid_token``), the portal's next page says so and signs the citizen out, and
       the next sign-in asks again;
-(v)   clearing a required claim explains why the portal cannot do without it (400).
+(v)   required claims cannot be cleared; the page says that declining them means
+      "do not share"; agreeing to the page untouched shares only the required claims.
 
 Screenshots of the consent pages (390x844) go to test-artifacts/browser/.
 """
@@ -34,6 +36,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Portal, start_portal
 from tests.browser.helpers import (
+    agree_to_all,
     already_granted,
     assert_clean,
     assert_no_horizontal_scroll,
@@ -41,7 +44,6 @@ from tests.browser.helpers import (
     claims_shown,
     consent_items,
     on_provider,
-    path_of,
     sign_in_through_form,
     wait_for_consent,
 )
@@ -158,7 +160,8 @@ def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, 
         assert shown["value"] == shown["item"]
         assert shown["purpose"].endswith(spec["purpose"]["vi"]), shown
         assert shown["required"] is spec["required"], shown  # required ones are marked
-        assert shown["ticked"] is True, shown  # optional ones: ticked boxes, clearable
+        # Decree 13/2023, Law 91/2025: no pre-ticked box; required ones come ticked.
+        assert shown["ticked"] is spec["required"], shown
     for optional in ("gender", "address"):
         row = page.locator(f'#requested-claims li[data-claim="{optional}"]')
         expect(row.locator(".badge")).to_have_count(1)  # marked optional
@@ -168,7 +171,7 @@ def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, 
     assert_no_horizontal_scroll(page)
     shoot(page, artifacts, "consent-choices-first", live)
 
-    box(page, "address").uncheck()
+    box(page, "gender").check()
     expect(box(page, "address")).not_to_be_checked()
     page.click("#approve")
 
@@ -211,6 +214,7 @@ def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, 
     expect(page.locator("#already-granted")).to_be_visible()
     shoot(page, artifacts, "consent-choices-new-claim-open", live)
 
+    box(page, "email").check()
     page.click("#approve")
     expect(page.locator("#signed-in")).to_be_visible()
     shown_claims = claims_shown(page)
@@ -225,6 +229,7 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     citizen = live.make_citizen()
     sign_in_at(page, permits, citizen)
     wait_for_consent(page)
+    agree_to_all(page)
     page.click("#approve")
     expect(page.locator("#signed-in")).to_be_visible()
     assert claim(page, "gender", 3) == citizen["profile"]["gender"]
@@ -250,7 +255,8 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     ).to_have_count(0)
     page.goto(permits.url + "/")
     expect(page.locator("#signed-in")).to_be_visible()
-    assert claim(page, "gender", 3) == ""  # userinfo: no longer released
+    # Userinfo no longer releases it (and the ID token never carried it: OIDC Core §5.4).
+    expect(page.locator('#claims tr[data-claim="gender"]')).to_have_count(0)
     assert claim(page, "name", 3)  # the rest still is
     assert userinfo_status(live, token)[0] == 200  # the grant, hence the token, lives
 
@@ -306,37 +312,33 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     assert_clean(page)
 
 
-def test_clearing_a_required_claim_is_explained(phone_page, live, permits, artifacts):
+def test_required_claims_cannot_be_cleared(phone_page, live, permits, artifacts):
     page = phone_page
     citizen = live.make_citizen()
     sign_in_at(page, permits, citizen)
     wait_for_consent(page)
-    expect(page.locator("#consent-error")).to_have_count(0)
 
-    # (v) Clear a required claim (and an optional one) and agree.
-    box(page, "name").uncheck()
-    box(page, "gender").uncheck()
-    with page.expect_response(
-        lambda r: r.request.method == "POST" and path_of(r.url) == "/consent"
-    ) as answer:
-        page.click("#approve")
-    assert answer.value.status == 400
-    error = page.locator("#consent-error")
-    expect(error).to_be_visible()
-    expect(error).to_contain_text(permits.name)
-    assert path_of(page.url) == "/consent"
-    # The same claims, as the citizen left them, to correct one box.
-    ticked = {i["item"]: i["ticked"] for i in consent_items(page)}
-    assert ticked == {"name": False, "birthdate": True, "gender": False, "address": True}
+    # (v) Required claims are ticked and fixed; the page says how to decline them.
+    for required in ("name", "birthdate"):
+        expect(box(page, required)).to_be_checked()
+        expect(box(page, required)).to_be_disabled()
+    for optional in ("gender", "address"):
+        expect(box(page, optional)).not_to_be_checked()
+        expect(box(page, optional)).to_be_enabled()
+    note = page.locator("#required-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(permits.name)
+    expect(note).to_contain_text(page.locator("#deny").inner_text())
     assert_no_horizontal_scroll(page)
-    shoot(page, artifacts, "consent-choices-required-cleared", live)
+    shoot(page, artifacts, "consent-choices-required", live)
 
-    box(page, "name").check()
+    # Agreeing to the page untouched shares the required claims only.
     page.click("#approve")
     expect(page.locator("#signed-in")).to_be_visible()
     shown_claims = claims_shown(page)
+    assert released(["name", "birthdate"]) <= shown_claims, shown_claims
     assert "gender" not in shown_claims, shown_claims
-    assert released(["name", "birthdate", "address"]) <= shown_claims, shown_claims
+    assert "address" not in shown_claims, shown_claims
     assert_clean(page)
 
 

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 from idp.citizens.validation import communes
 from idp.cli import DEMO_PURPOSES
 from tests.browser.helpers import (
+    agree_to_all,
     assert_clean,
     assert_no_horizontal_scroll,
     claim,
@@ -69,7 +70,8 @@ def assert_consent_lists(page: Any, portal_key: str, expected: list[str]) -> Non
         assert shown["value"] == shown["item"]
         assert shown["purpose"].endswith(spec["purpose"]["vi"]), shown  # page is in Vietnamese
         assert shown["required"] is spec["required"], shown
-        assert shown["ticked"] is True, shown  # nothing is pre-cleared
+        # Decree 13/2023: no pre-ticked box; only required items come ticked (and fixed).
+        assert shown["ticked"] is spec["required"], shown
 
 
 def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, portals):
@@ -98,6 +100,7 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     wait_for_consent(page)
     expect(page.locator("main h1")).to_contain_text(land.name)
     assert_consent_lists(page, "land", ["name", "birthdate", "gender", "address", "cccd"])
+    agree_to_all(page)
     page.click("#approve")
 
     # Back on portal 1, signed in, with the declared data.
@@ -107,11 +110,13 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     shown_name = page.locator("#user-name").inner_text()
     assert shown_name == FULL_NAME
     assert unicodedata.is_normalized("NFC", shown_name)
-    assert claim(page, "name") == FULL_NAME
-    assert claim(page, "family_name") == FAMILY
-    assert claim(page, "given_name") == GIVEN
-    assert claim(page, "birthdate") == data["birthdate"]
-    assert claim(page, "gender") == "female"
+    # Profile claims come from userinfo (column 3); the ID token carries identity only.
+    assert claim(page, "name", 3) == FULL_NAME
+    assert claim(page, "family_name", 3) == FAMILY
+    assert claim(page, "given_name", 3) == GIVEN
+    assert claim(page, "birthdate", 3) == data["birthdate"]
+    assert claim(page, "gender", 3) == "female"
+    assert claim(page, "name") == ""  # OIDC Core §5.4: not in the ID token
     assert claim(page, "cccd", 3) == data["cccd"]
     address = claim(page, "address", 3)
     assert commune_name in address
@@ -134,6 +139,7 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     assert page.locator('input[type="password"]').count() == 0
     # It asks for `cccd` too, but declared no purpose for it: the claim is not even asked.
     assert_consent_lists(page, "business", ["name", "birthdate", "gender", "address"])
+    agree_to_all(page)
     page.click("#approve")
     expect(page.locator("#signed-in")).to_be_visible()
     assert page.url.startswith(business.url + "/")

@@ -25,7 +25,7 @@ from tests.support.factories import (
     make_portal,
     profile_data,
 )
-from tests.support.useragent import checked_claims, pkce_pair, shown_claims
+from tests.support.useragent import as_is_claims, checked_claims, pkce_pair, shown_claims
 
 ISSUER = "http://127.0.0.1:5000"
 REDIRECT_URI = "https://portal.example.vn/callback"
@@ -237,13 +237,19 @@ class Browser:
         raise AssertionError("too many redirects")
 
     def submit_consent(
-        self, page: Any, *, decision: str = "approve", claims: list[str] | None = None
+        self,
+        page: Any,
+        *,
+        decision: str = "approve",
+        claims: list[str] | None = None,
+        as_is: bool = False,
     ) -> Any:
-        """Post the consent form of ``page`` (the ticked boxes unless ``claims``)."""
+        """Post the consent form of ``page``: ``claims``, else every box ticked (a citizen
+        who agrees), or with ``as_is`` the page untouched (optional items unticked)."""
         inter = _INTERACTION.search(body(page))
         assert inter, "no interaction on the consent page"
         if claims is None:
-            claims = checked_claims(body(page))
+            claims = as_is_claims(body(page)) if as_is else checked_claims(body(page))
         return self.client.post(
             "/consent",
             data={
@@ -260,9 +266,11 @@ class Browser:
         *,
         decision: str = "approve",
         untick: Any = frozenset(),
+        as_is: bool = False,
         **params: Any,
     ) -> Outcome:
-        """Run an authorization to the portal's redirect; consent when asked."""
+        """Run an authorization to the portal's redirect; consent when asked: tick every
+        optional item but ``untick``, or with ``as_is`` submit the page untouched."""
         resp, verifier, nonce = self.start(portal, **params)
         pages: list[str] = []
         for _ in range(4):
@@ -275,7 +283,8 @@ class Browser:
             assert resp.request.path == "/consent", (resp.request.path, resp.status_code)
             assert resp.status_code == 200, (resp.status_code, body(resp)[:500])
             pages.append(body(resp))
-            ticked = [c for c in checked_claims(body(resp)) if c not in set(untick)]
+            boxes = as_is_claims(body(resp)) if as_is else checked_claims(body(resp))
+            ticked = [c for c in boxes if c not in set(untick)]
             resp = self.submit_consent(resp, decision=decision, claims=ticked)
             assert resp.status_code == 303, (resp.status_code, body(resp)[:500])
         raise AssertionError("consent asked again and again")
@@ -353,6 +362,20 @@ def item_badges(html: str) -> dict[str, str]:
             continue
         out[item] = "required" if re.search(r'class="badge required"', chunk) else "optional"
     return out
+
+
+def essential_labels(html: str) -> set[str]:
+    """Return the listed items the page labels "the portal says it needs this"."""
+    return {
+        item
+        for item, chunk in re.findall(r'<li data-claim="([^"]+)">(.*?)</li>', html, re.S)
+        if 'class="badge essential"' in chunk
+    }
+
+
+def missing_items(html: str) -> list[str]:
+    """Return the items the consent page lists as not on file."""
+    return re.findall(r'<li data-missing="([^"]+)">', html)
 
 
 def personal(claims: dict[str, Any]) -> set[str]:

@@ -8,17 +8,19 @@ import json
 
 import pytest
 
+from idp.consent import grants as consent_grants
 from tests.consent.helpers import (
     ISSUER,
     Browser,
     body,
     counts,
+    essential_labels,
     item_badges,
     new_citizen,
     new_portal,
     personal,
 )
-from tests.support.useragent import checked_claims
+from tests.support.useragent import ticked_claims
 
 NAME_CLAIMS = {"name", "family_name", "middle_name", "given_name", "updated_at"}
 
@@ -50,13 +52,14 @@ def test_id_token_and_userinfo_members_go_to_their_target_only(db, browser):
     assert info["phone_number"] == profile["phone"]
 
 
-def test_scope_claims_go_to_both_targets_and_members_add_to_them(db, browser):
+def test_scope_claims_go_to_userinfo_and_members_add_to_them(db, browser):
     portal = new_portal(db)
     out, token, id_claims = browser.sign_in_flow(
         portal, scope="openid email", claims=json.dumps({"userinfo": {"cccd": None}})
     )
     assert set(out.shown) == {"email", "cccd"}
-    assert personal(id_claims) == {"email", "email_verified"}
+    # OIDC Core §5.4: claims requested by scope values are returned from userinfo only.
+    assert personal(id_claims) == set()
     info = browser.userinfo(token["access_token"]).get_json()
     assert set(info) - {"sub"} == {"email", "email_verified", "cccd"}
     assert info["cccd"] == browser.citizen.profile["cccd"]
@@ -71,21 +74,23 @@ def test_one_member_of_an_item_releases_only_that_claim(db, browser):
     assert browser.userinfo(token["access_token"]).get_json() == {"sub": id_claims["sub"]}
 
 
-def test_essential_claims_are_marked_and_cannot_be_cleared(db, browser):
+def test_essential_is_a_request_the_citizen_can_decline(db, browser):
     portal = new_portal(db)
     claims = {"userinfo": {"cccd": {"essential": True}, "email": {"essential": False}}}
     resp, _verifier, _nonce = browser.start(portal, scope="openid", claims=json.dumps(claims))
     page = browser.follow(resp, portal)
     assert page.request.path == "/consent"
-    assert item_badges(body(page)) == {"cccd": "required", "email": "optional"}
-    before = counts(db)
-    refused = browser.submit_consent(page, claims=["email"])
-    assert refused.status_code == 400
-    assert counts(db) == before
-    assert set(checked_claims(body(refused))) == {"email"}
-    # Clearing the optional one is fine.
-    done = browser.follow(browser.submit_consent(refused, claims=["cccd"]), portal)
-    assert "code=" in done.headers["Location"]
+    # Only the portal's registered flags make an item required; essential is only said.
+    assert item_badges(body(page)) == {"cccd": "optional", "email": "optional"}
+    assert essential_labels(body(page)) == {"cccd"}
+    assert ticked_claims(body(page)) == []
+    done = browser.submit_consent(page, claims=["email"])
+    assert done.status_code == 303, body(done)[:300]
+    final = browser.follow(done, portal)
+    assert "code=" in final.headers["Location"]
+    state = consent_grants.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    assert state.granted == {"email"}
+    assert state.declined == {"cccd"}
 
 
 def test_unknown_claims_and_targets_are_ignored(db, browser):

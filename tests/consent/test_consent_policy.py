@@ -24,7 +24,7 @@ from tests.consent.helpers import (
     personal,
     purposes,
 )
-from tests.support.useragent import checked_claims, shown_claims
+from tests.support.useragent import required_claims, ticked_claims
 
 PROFILE = ("name", "birthdate", "gender")
 
@@ -73,30 +73,40 @@ def test_required_claims_are_marked(db, browser):
         "gender": "optional",
         "email": "optional",
     }
-    assert set(checked_claims(html)) == {"name", "birthdate", "gender", "email"}
+    # Decree 13/2023, Law 91/2025: a pre-ticked box is not consent. Optional items start
+    # unticked; a required one is shown ticked and cannot be cleared.
+    assert ticked_claims(html) == ["name"]
+    assert required_claims(html) == ["name"]
+    assert 'id="required-note"' in html
     # Each item is shown with its declared purpose.
     for item in ("name", "birthdate", "gender", "email"):
         assert f"Mục đích {item}" in html
 
 
-def test_clearing_a_required_claim_explains_and_writes_nothing(db, browser):
+def test_page_without_required_items_has_no_required_note(db, browser):
+    portal = new_portal(db, purposes=purposes(PROFILE))
+    html = body(_consent_page(browser, portal, scope="openid profile"))
+    assert ticked_claims(html) == []
+    assert 'id="required-note"' not in html
+
+
+def test_submitting_the_page_untouched_grants_only_the_required_items(db, browser):
+    portal = new_portal(db, purposes=purposes(PROFILE + ("email",), required=("name",)))
+    out = browser.authorize(
+        portal, scope="openid profile email offline_access", as_is=True, prompt="consent"
+    )
+    assert out.code, out.params
+    state = consent_grants.consent_state(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    assert state.granted == {"name"}
+    assert state.declined == {"birthdate", "gender", "email"}
+    assert "offline_access" not in state.scopes
+
+
+def test_agreeing_grants_required_items_even_without_their_box(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE, required=("name", "birthdate")))
     page = _consent_page(browser, portal, scope="openid profile", state="keep-me")
-    before = counts(db)
-    resp = browser.submit_consent(page, claims=["birthdate", "gender"])
-    assert resp.status_code == 400
-    html = body(resp)
-    error = re.search(r'<p class="error-summary" role="alert" id="consent-error">([^<]+)</p>', html)
-    assert error, "no explanation on the page"
-    assert portal.name in error.group(1)
-    # The page comes back as the citizen left it: name cleared, the rest ticked.
-    assert set(shown_claims(html)) == set(PROFILE)
-    assert set(checked_claims(html)) == {"birthdate", "gender"}
-    assert counts(db) == before
-    assert consent_grants.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id) is None
-
-    # The citizen can still agree on the same page: the flow goes on.
-    resp = browser.submit_consent(resp, claims=list(PROFILE))
+    # A browser never sends a disabled box: agreeing is what grants the required items.
+    resp = browser.submit_consent(page, claims=["gender"])
     assert resp.status_code == 303
     final = browser.follow(resp, portal)
     assert "code=" in final.headers["Location"]
@@ -105,12 +115,13 @@ def test_clearing_a_required_claim_explains_and_writes_nothing(db, browser):
     assert state.granted == set(PROFILE)
 
 
-def test_clearing_every_required_claim_with_nothing_ticked_is_refused(db, browser):
+def test_declining_required_items_means_declining_the_request(db, browser):
     portal = new_portal(db, purposes=purposes(("email",), required=("email",)))
     page = _consent_page(browser, portal, scope="openid email")
     before = counts(db)
-    resp = browser.submit_consent(page, claims=[])
-    assert resp.status_code == 400
+    resp = browser.submit_consent(page, decision="deny", claims=[])
+    final = browser.follow(resp, portal)
+    assert "error=access_denied" in final.headers["Location"]
     assert counts(db) == before
 
 
@@ -264,7 +275,8 @@ def test_undeclared_claim_is_neither_shown_nor_released(db, browser):
     )
     assert out.shown == ["name"]
     assert set(re.findall(r'data-claim="([^"]+)"', out.consent_pages[-1])) == {"name"}
-    assert personal(id_claims) == {"name", "family_name", "middle_name", "given_name", "updated_at"}
+    # Scope claims go to userinfo only (OIDC Core §5.4); phone_number was not declared.
+    assert personal(id_claims) == set()
     info = browser.userinfo(token["access_token"]).get_json()
     assert set(info) == {"sub", "name", "family_name", "middle_name", "given_name", "updated_at"}
 

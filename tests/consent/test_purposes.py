@@ -187,6 +187,15 @@ BAD = [
     pytest.param({"name": _spec(required=None)}, "required", id="required-null"),
     pytest.param({"name": "required"}, "name", id="spec-string"),
     pytest.param({"email": _spec(), "cccd": _spec(required="no")}, "required", id="one-bad-of-two"),
+    # The registration (openid profile email cccd) is the upper bound of any purpose.
+    pytest.param(
+        {"name": _spec(), "address": _spec()},
+        "'address' needs the 'address' scope",
+        id="outside-registered-scopes",
+    ),
+    pytest.param(
+        {"phone_number": _spec()}, "'phone_number' needs the 'phone' scope", id="needs-phone"
+    ),
 ]
 
 

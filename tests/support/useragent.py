@@ -21,8 +21,31 @@ _CHECKBOX = re.compile(r'<input type="checkbox" name="claim" value="([^"]+)"([^>
 
 
 def checked_claims(html: str) -> list[str]:
-    """Return the claim checkboxes a browser would submit as they are (ticked)."""
+    """Return the claim boxes a citizen who agrees to everything ticks and submits.
+
+    Optional items start unticked; this is every box that can be ticked. Required items
+    have a disabled (ticked) box: agreeing grants them, and a browser does not send them.
+    """
+    return [value for value, rest in _CHECKBOX.findall(html) if " disabled" not in rest]
+
+
+def ticked_claims(html: str) -> list[str]:
+    """Return the claim boxes ticked as the page stands (required ones included)."""
     return [value for value, rest in _CHECKBOX.findall(html) if " checked" in rest]
+
+
+def as_is_claims(html: str) -> list[str]:
+    """Return what a browser submits for the page untouched (ticked, enabled boxes)."""
+    return [
+        value
+        for value, rest in _CHECKBOX.findall(html)
+        if " checked" in rest and " disabled" not in rest
+    ]
+
+
+def required_claims(html: str) -> list[str]:
+    """Return the items the page shows as required (a ticked box that cannot be cleared)."""
+    return [value for value, rest in _CHECKBOX.findall(html) if " disabled" in rest]
 
 
 def shown_claims(html: str) -> list[str]:
@@ -75,9 +98,14 @@ class UserAgent:
         password: str | None = None,
         consent: str | None = "approve",
         untick: set[str] | frozenset[str] = frozenset(),
+        as_is: bool = False,
         max_steps: int = 12,
     ) -> Outcome:
-        """Run an authorization request to its end; sign in and consent when asked."""
+        """Run an authorization request to its end; sign in and consent when asked.
+
+        On a consent page the citizen ticks every optional item except ``untick``, or,
+        with ``as_is``, submits the page as shown (optional items unticked).
+        """
         pages: list[str] = []
         if method == "POST":
             resp = self.http.post(
@@ -108,7 +136,8 @@ class UserAgent:
                 if consent is None:
                     raise AssertionError("consent page shown but no decision given")
                 self.consent_pages.append(resp.text)
-                ticked = [c for c in checked_claims(resp.text) if c not in untick]
+                boxes = as_is_claims(resp.text) if as_is else checked_claims(resp.text)
+                ticked = [c for c in boxes if c not in untick]
                 resp = self.post_form(resp, "/consent", decision=consent, claim=ticked)
                 continue
             raise AssertionError(f"stuck on {path} with status {resp.status_code}")
