@@ -16,11 +16,10 @@ from tests.consent.helpers import (
     counts,
     essential_labels,
     item_badges,
-    new_citizen,
-    new_portal,
     personal,
 )
-from tests.support.useragent import ticked_claims
+from tests.support.factories import new_citizen, new_portal
+from tests.support.forms import ticked_claims
 
 NAME_CLAIMS = {"name", "family_name", "middle_name", "given_name", "updated_at"}
 

@@ -13,18 +13,9 @@ from sqlalchemy import text
 from idp import events
 from idp.consent import grants as consent_grants
 from idp.consent import notices
-from tests.consent.helpers import (
-    ISSUER,
-    Browser,
-    body,
-    counts,
-    item_badges,
-    new_citizen,
-    new_portal,
-    personal,
-    purposes,
-)
-from tests.support.useragent import required_claims, ticked_claims
+from tests.consent.helpers import ISSUER, Browser, body, counts, item_badges, personal, purposes
+from tests.support.factories import new_citizen, new_portal
+from tests.support.forms import required_claims, ticked_claims
 
 PROFILE = ("name", "birthdate", "gender")
 
