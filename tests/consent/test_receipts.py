@@ -27,6 +27,7 @@ from sqlalchemy import select
 from idp.cli import main
 from idp.consent.models import Notice, Receipt
 from idp.consent.receipts import ReceiptError, verify_receipt
+from tests.support.forms import withdraw_grant_id
 from tests.support.useragent import UserAgent, pkce_pair
 
 pytestmark = pytest.mark.live
@@ -145,10 +146,7 @@ class Journey:
     def grant_id(self) -> str:
         page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)
         assert page.status_code == 200
-        section = page.text.split(f'data-client-id="{self.portal["client_id"]}"', 1)[1]
-        match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw"', section)
-        assert match, "no withdraw form for the portal"
-        return match.group(1)
+        return withdraw_grant_id(page.text, self.portal["client_id"])
 
     def account_post(self, action: str) -> None:
         page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)
