@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from tests.support.factories import CitizenInfo, PortalInfo, new_citizen, new_portal
-from tests.support.useragent import UserAgent, pkce_pair, sign_in
+from tests.support.useragent import UserAgent, auth_request, sign_in
 
 # -- hypothesis ---------------------------------------------------------------------
 
@@ -218,19 +217,7 @@ def signed_in(client: Any, citizen: CitizenInfo) -> CitizenInfo:
 
 def auth_params(portal: PortalInfo, **over: Any) -> dict[str, Any]:
     """A valid authorization request for ``portal`` (plus overrides; None drops)."""
-    _verifier, challenge = pkce_pair()
-    params: dict[str, Any] = {
-        "response_type": "code",
-        "client_id": portal.client_id,
-        "redirect_uri": portal.redirect_uri,
-        "scope": "openid profile",
-        "state": "st-1",
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    params.update(over)
-    return {k: v for k, v in params.items() if v is not None}
+    return auth_request(portal.client_id, portal.redirect_uri, **over)[0]
 
 
 def run_authorization(
@@ -240,12 +227,10 @@ def run_authorization(
 
     Signs in and consents when asked. The final redirect must go to the portal.
     """
-    verifier, challenge = pkce_pair()
+    params, verifier = auth_request(portal.client_id, portal.redirect_uri, **over)
     ua = UserAgent.over(client)
     out = ua.authorize(
-        ua.auth_url(**auth_params(portal, code_challenge=challenge, **over)),
-        identifier=citizen.identifier,
-        password=citizen.password,
+        ua.auth_url(**params), identifier=citizen.identifier, password=citizen.password
     )
     assert out.location.startswith(portal.redirect_uri), out.location
     return parse_qs(urlsplit(out.location).query), verifier

@@ -9,7 +9,6 @@ issue, never from the provider's own mapping code.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +17,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import text
 
 from tests.support.factories import CitizenInfo, PortalInfo
-from tests.support.useragent import Outcome, UserAgent, pkce_pair
+from tests.support.useragent import Outcome, UserAgent, auth_request
 
 ISSUER = "http://127.0.0.1:5000"
 
@@ -107,21 +106,10 @@ class Browser:
 
     # -- the front channel ------------------------------------------------------------
 
-    def start(
-        self,
-        portal: PortalInfo,
-        *,
-        scope: str = "openid profile",
-        claims: str | None = None,
-        prompt: str | None = None,
-        state: str = "st-consent",
-        **extra: Any,
-    ) -> tuple[Any, str, str]:
+    def start(self, portal: PortalInfo, **params: Any) -> tuple[Any, str, str]:
         """Send an authorization request; return (first response, verifier, nonce)."""
-        params, verifier, nonce = self._request(
-            portal, scope=scope, claims=claims, prompt=prompt, state=state, **extra
-        )
-        return self.client.get("/authorize", query_string=params), verifier, nonce
+        query, verifier, nonce = self._request(portal, **params)
+        return self.client.get("/authorize", query_string=query), verifier, nonce
 
     def follow(self, resp: Any, portal: PortalInfo) -> Any:
         """Follow the provider's redirects (signing in when asked); stop at a page or the
@@ -129,18 +117,6 @@ class Browser:
         return self.ua.follow(
             resp, identifier=self.citizen.identifier, password=self.citizen.password
         )
-
-    def submit_consent(
-        self,
-        page: Any,
-        *,
-        decision: str = "approve",
-        claims: list[str] | None = None,
-        as_is: bool = False,
-    ) -> Any:
-        """Post the consent form of ``page``: ``claims``, else every box ticked (a citizen
-        who agrees), or with ``as_is`` the page untouched (optional items unticked)."""
-        return self.ua.submit_consent(page, decision=decision, claims=claims, as_is=as_is)
 
     def authorize(
         self,
@@ -167,32 +143,10 @@ class Browser:
 
     @staticmethod
     def _request(
-        portal: PortalInfo,
-        *,
-        scope: str = "openid profile",
-        claims: str | None = None,
-        prompt: str | None = None,
-        state: str = "st-consent",
-        **extra: Any,
+        portal: PortalInfo, *, state: str = "st-consent", **params: Any
     ) -> tuple[dict[str, Any], str, str]:
-        verifier, challenge = pkce_pair()
-        nonce = secrets.token_urlsafe(8)
-        params: dict[str, Any] = {
-            "response_type": "code",
-            "client_id": portal.client_id,
-            "redirect_uri": portal.redirect_uri,
-            "scope": scope,
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        if claims is not None:
-            params["claims"] = claims
-        if prompt is not None:
-            params["prompt"] = prompt
-        params.update(extra)
-        return params, verifier, nonce
+        query, verifier = auth_request(portal.client_id, portal.redirect_uri, state=state, **params)
+        return query, verifier, query.get("nonce")
 
     # -- the portal's back channel ---------------------------------------------------
 

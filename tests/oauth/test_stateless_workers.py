@@ -20,7 +20,7 @@ from idp import create_app
 from idp.db import make_engine
 from tests.conftest import base_settings
 from tests.support.factories import PASSWORD, make_citizen, make_portal
-from tests.support.useragent import UserAgent, pkce_pair
+from tests.support.useragent import UserAgent, auth_request
 
 
 class RoundRobin:
@@ -68,20 +68,16 @@ def test_every_step_on_alternating_workers(backend, workers):
         db.commit()
     balancer = RoundRobin(apps)
     browser = Client(balancer)
-    verifier, challenge = pkce_pair()
-
+    params, verifier = auth_request(
+        portal.client_id,
+        "https://portal.example.vn/cb",
+        scope="openid profile email",
+        state="st",
+        nonce="n",
+    )
     ua = UserAgent.over(browser, issuer=apps[0].extensions["idp.settings"].issuer)
     out = ua.authorize(
-        ua.auth_url(
-            response_type="code",
-            client_id=portal.client_id,
-            redirect_uri="https://portal.example.vn/cb",
-            scope="openid profile email",
-            state="st",
-            nonce="n",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        ),
+        ua.auth_url(**params),
         identifier=citizen.cccd,
         password=PASSWORD,
     )

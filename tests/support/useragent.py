@@ -37,6 +37,24 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, create_s256_code_challenge(verifier)
 
 
+def auth_request(client_id: str, redirect_uri: str, **over: Any) -> tuple[dict[str, Any], str]:
+    """Return a valid authorization request (code flow, PKCE S256, a fresh nonce; plus
+    ``over``, where None drops a parameter) and its code verifier."""
+    verifier, challenge = pkce_pair()
+    params: dict[str, Any] = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile",
+        "state": "st-1",
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    params.update(over)
+    return {k: v for k, v in params.items() if v is not None}, verifier
+
+
 @dataclass
 class Outcome:
     """Where the provider finally sent the browser, and what it showed on the way."""
