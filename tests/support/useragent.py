@@ -37,7 +37,7 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, create_s256_code_challenge(verifier)
 
 
-def auth_request(client_id: str, redirect_uri: str, **over: Any) -> tuple[dict[str, Any], str]:
+def auth_request(client_id: str, redirect_uri: str, /, **over: Any) -> tuple[dict[str, Any], str]:
     """Return a valid authorization request (code flow, PKCE S256, a fresh nonce; plus
     ``over``, where None drops a parameter) and its code verifier."""
     verifier, challenge = pkce_pair()
