@@ -22,6 +22,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from tests.support.forms import csrf_token
+
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "idp" / "translations"
 LOCALES = ("vi", "en")
@@ -35,7 +37,6 @@ _CONVERSION = re.compile(
     r"%(?:\((?P<name>[^)]*)\))?[#0 +\-]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?"
     r"(?P<type>[diouxXeEfFgGcrsa%])"
 )
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _HTML_LANG = re.compile(r'<html lang="([^"]+)">')
 _FIELD_ERROR = re.compile(r'<p class="error" id="([a-z_]+)-error" role="alert">([^<]*)</p>')
 
@@ -243,10 +244,8 @@ def test_vietnamese_pages_show_no_english_msgid(client: Any, vi: Catalog, path: 
 
 def _register_errors(client: Any, query: str = "") -> tuple[str, dict[str, str]]:
     page = client.get(f"/register{query}")
-    token = _CSRF.search(page.get_data(as_text=True))
-    assert token, "no CSRF token on the register page"
     form = {
-        "csrf_token": token.group(1),
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
         "family_name": "",  # Enter a name.
         "middle_name": "Văn",
         "given_name": "A" * 51,  # Use at most %(max)d characters.

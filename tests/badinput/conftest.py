@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,8 +17,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from tests.support.factories import PASSWORD, make_citizen, make_portal, profile_data
-from tests.support.useragent import checked_claims, pkce_pair
+from tests.support.factories import CitizenInfo, PortalInfo, new_citizen, new_portal
+from tests.support.useragent import UserAgent, auth_request, sign_in
 
 # -- hypothesis ---------------------------------------------------------------------
 
@@ -183,87 +181,31 @@ def row_counts(db: Any) -> dict[str, int]:
     }
 
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-_INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
-
-
-def csrf_from(resp: Any) -> str:
-    match = _CSRF.search(body_of(resp))
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
-def csrf_token(client: Any, path: str = "/signin") -> str:
-    """Fetch a page and return its CSRF token (bound to this client's session)."""
-    resp = client.get(path)
-    assert resp.status_code == 200, resp.status_code
-    return csrf_from(resp)
-
-
 # -- fixtures ----------------------------------------------------------------------
-
-REDIRECT_URI = "https://portal.example.vn/callback"
-
-
-@dataclass
-class PortalInfo:
-    client_id: str
-    secret: str | None
-    redirect_uri: str
-    id: str
-
-
-def _portal(db: Any, **kw: Any) -> PortalInfo:
-    portal, secret = make_portal(db, redirect_uris=[REDIRECT_URI], **kw)
-    info = PortalInfo(portal.client_id, secret, REDIRECT_URI, portal.id)
-    db.commit()
-    return info
 
 
 @pytest.fixture
 def portal(db: Any) -> PortalInfo:
     """A confidential portal (client_secret_basic), committed."""
-    return _portal(db)
+    return new_portal(db)
 
 
 @pytest.fixture
 def post_portal(db: Any) -> PortalInfo:
     """A confidential portal authenticating with client_secret_post."""
-    return _portal(db, auth_method="client_secret_post")
+    return new_portal(db, auth_method="client_secret_post")
 
 
 @pytest.fixture
 def public_portal(db: Any) -> PortalInfo:
     """A public portal (PKCE only)."""
-    return _portal(db, auth_method="none")
-
-
-@dataclass
-class CitizenInfo:
-    id: str
-    identifier: str
-    password: str
-    profile: dict[str, str]
+    return new_portal(db, auth_method="none")
 
 
 @pytest.fixture
 def citizen(db: Any, settings: Any) -> CitizenInfo:
     """A registered citizen with a password, committed."""
-    data = profile_data()
-    row = make_citizen(db, settings, **data)
-    info = CitizenInfo(row.id, data["cccd"], PASSWORD, data)
-    db.commit()
-    return info
-
-
-def sign_in(client: Any, citizen: CitizenInfo) -> None:
-    """Sign the test client's browser in."""
-    token = csrf_token(client, "/signin")
-    resp = client.post(
-        "/signin",
-        data={"csrf_token": token, "identifier": citizen.identifier, "password": citizen.password},
-    )
-    assert resp.status_code == 303, resp.status_code
+    return new_citizen(db, settings)
 
 
 @pytest.fixture
@@ -275,19 +217,7 @@ def signed_in(client: Any, citizen: CitizenInfo) -> CitizenInfo:
 
 def auth_params(portal: PortalInfo, **over: Any) -> dict[str, Any]:
     """A valid authorization request for ``portal`` (plus overrides; None drops)."""
-    _verifier, challenge = pkce_pair()
-    params: dict[str, Any] = {
-        "response_type": "code",
-        "client_id": portal.client_id,
-        "redirect_uri": portal.redirect_uri,
-        "scope": "openid profile",
-        "state": "st-1",
-        "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    params.update(over)
-    return {k: v for k, v in params.items() if v is not None}
+    return auth_request(portal.client_id, portal.redirect_uri, **over)[0]
 
 
 def run_authorization(
@@ -297,45 +227,13 @@ def run_authorization(
 
     Signs in and consents when asked. The final redirect must go to the portal.
     """
-    verifier, challenge = pkce_pair()
-    resp = client.get(
-        "/authorize", query_string=auth_params(portal, code_challenge=challenge, **over)
+    params, verifier = auth_request(portal.client_id, portal.redirect_uri, **over)
+    ua = UserAgent.over(client)
+    out = ua.authorize(
+        ua.auth_url(**params), identifier=citizen.identifier, password=citizen.password
     )
-    for _ in range(10):
-        if resp.status_code in (302, 303):
-            loc = resp.headers["Location"]
-            if loc.startswith(portal.redirect_uri):
-                return parse_qs(urlsplit(loc).query), verifier
-            resp = client.get(loc)
-            continue
-        path = resp.request.path
-        if path == "/signin":
-            inter = _INTERACTION.search(body_of(resp))
-            resp = client.post(
-                "/signin",
-                data={
-                    "csrf_token": csrf_from(resp),
-                    "identifier": citizen.identifier,
-                    "password": citizen.password,
-                    "interaction": inter.group(1) if inter else "",
-                },
-            )
-            continue
-        if path == "/consent":
-            inter = _INTERACTION.search(body_of(resp))
-            assert inter
-            resp = client.post(
-                "/consent",
-                data={
-                    "csrf_token": csrf_from(resp),
-                    "interaction": inter.group(1),
-                    "decision": "approve",
-                    "claim": checked_claims(body_of(resp)),
-                },
-            )
-            continue
-        raise AssertionError(f"stuck on {path}: {resp.status_code}")
-    raise AssertionError("too many steps")
+    assert out.location.startswith(portal.redirect_uri), out.location
+    return parse_qs(urlsplit(out.location).query), verifier
 
 
 def obtain_tokens(

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from tests.badinput.conftest import (
     FUZZ,
-    REDIRECT_URI,
     auth_params,
     check_clean,
     check_error_page,
@@ -25,6 +24,7 @@ from tests.badinput.conftest import (
     nasty_text,
     row_counts,
 )
+from tests.support.factories import REDIRECT_URI
 
 ISSUER = "http://127.0.0.1:5000"
 

@@ -24,14 +24,14 @@ from tests.badinput.conftest import (
     check_clean,
     check_error_page,
     check_html,
-    csrf_from,
-    csrf_token,
     form_value,
     location_params,
     nasty_text,
     row_counts,
 )
 from tests.support.factories import profile_data
+from tests.support.forms import csrf_token
+from tests.support.useragent import page_csrf
 
 PROFILE_FIELDS = (
     "family_name",
@@ -87,7 +87,7 @@ def test_post_without_valid_csrf_is_a_clear_400(client, db, path, data, token):
 
 
 def test_csrf_token_of_another_browser_is_refused(app, client, db):
-    token = csrf_token(client, "/register")
+    token = page_csrf(client, "/register")
     other = app.test_client()
     other.get("/register")
     before = row_counts(db)
@@ -103,7 +103,7 @@ def test_csrf_token_of_another_browser_is_refused(app, client, db):
 def test_signin_fuzz(client, db, citizen, identifier, password, interaction):
     assume(identifier != citizen.identifier)
     before = row_counts(db)
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     data: dict[str, Any] = {"csrf_token": token, "identifier": identifier, "password": password}
     if interaction is not None:
         data["interaction"] = interaction
@@ -127,7 +127,7 @@ def test_signin_right_identifier_wrong_password_types(client, db, citizen):
         ["other", citizen.password],
         citizen.password.upper(),
     ]:
-        token = csrf_token(client, "/signin")
+        token = page_csrf(client, "/signin")
         resp = client.post(
             "/signin",
             data={"csrf_token": token, "identifier": citizen.identifier, "password": password},
@@ -137,7 +137,7 @@ def test_signin_right_identifier_wrong_password_types(client, db, citizen):
 
 
 def test_signin_same_message_for_unknown_and_wrong(client, citizen):
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     wrong = client.post(
         "/signin",
         data={
@@ -172,7 +172,7 @@ def test_signin_page_with_garbage_query(client, interaction, login_hint):
 
 
 def test_signin_non_utf8_body(client, db):
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     before = row_counts(db)
     body = f"csrf_token={quote(token)}&identifier=%ff%fe%00&password=%c3%28".encode()
     resp = client.post("/signin", data=body, content_type="application/x-www-form-urlencoded")
@@ -201,7 +201,7 @@ def test_signin_non_utf8_body(client, db):
     )
 )
 def test_register_fuzz(client, db, bad):
-    token = csrf_token(client, "/register")
+    token = page_csrf(client, "/register")
     data = _registration(csrf_token=token, **bad)
     before = row_counts(db)
     resp = client.post("/register", data=data)
@@ -236,7 +236,7 @@ def test_register_fuzz(client, db, bad):
     ],
 )
 def test_register_one_bad_field(client, db, field, value):
-    token = csrf_token(client, "/register")
+    token = page_csrf(client, "/register")
     data = _registration(csrf_token=token)
     if isinstance(value, list):
         value = [data[field], *value]  # a repeated field: the first one is valid
@@ -277,14 +277,14 @@ def test_register_password_problems(client, db):
         ("\x00" * 20, "\x00" * 20),
         ([NEW_PASSWORD, "b"], NEW_PASSWORD),
     ]:
-        token = csrf_token(client, "/register")
+        token = page_csrf(client, "/register")
         data = _registration(csrf_token=token, password=pw, password_confirm=confirm)
         resp = client.post("/register", data=data)
         check_clean(resp)
         if resp.status_code == 303:  # e.g. twenty NULs might pass a length policy
             assert pw != ""
             assert pw != "short"
-            client.post("/signout", data={"csrf_token": csrf_token(client, "/register")})
+            client.post("/signout", data={"csrf_token": page_csrf(client, "/register")})
             before = row_counts(db)
             continue
         check_html(resp, 400)
@@ -292,7 +292,7 @@ def test_register_password_problems(client, db):
 
 
 def test_register_duplicate_and_refresh(client, db, citizen):
-    token = csrf_token(client, "/register")
+    token = page_csrf(client, "/register")
     before = row_counts(db)
     dup = _registration(
         csrf_token=token,
@@ -316,7 +316,7 @@ def test_register_duplicate_and_refresh(client, db, citizen):
 
 
 def test_register_raw_bodies(client, db):
-    token = csrf_token(client, "/register")
+    token = page_csrf(client, "/register")
     before = row_counts(db)
     good = _registration(csrf_token=token)
     # Non-UTF-8 bytes in every field: replaced on decoding, then refused by validation.
@@ -429,7 +429,7 @@ def _to_consent(client: Any, portal: Any, **over: Any) -> tuple[str, str]:
 def test_consent_garbage_without_a_pending_interaction(
     client, db, signed_in, decision, interaction, extra
 ):
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     before = row_counts(db)
     data: dict[str, Any] = {"csrf_token": token, **extra}
     if decision is not None:
@@ -448,7 +448,7 @@ def test_consent_garbage_without_a_pending_interaction(
 def test_consent_anything_but_approve_denies(client, db, portal, signed_in, decision):
     page, iid = _to_consent(client, portal)
     before = row_counts(db)
-    data: dict[str, Any] = {"csrf_token": csrf_from_page(page), "interaction": iid}
+    data: dict[str, Any] = {"csrf_token": csrf_token(page), "interaction": iid}
     if decision is not None:
         data["decision"] = decision
     resp = client.post("/consent", data=data)
@@ -466,16 +466,10 @@ def test_consent_anything_but_approve_denies(client, db, portal, signed_in, deci
     assert row_counts(db) == before
 
 
-def csrf_from_page(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
-
-
 def test_consent_from_another_browser(app, client, db, portal, signed_in):
     page, iid = _to_consent(client, portal)
     other = app.test_client()
-    other_token = csrf_token(other, "/signin")
+    other_token = page_csrf(other, "/signin")
     before = row_counts(db)
     resp = other.post(
         "/consent", data={"csrf_token": other_token, "interaction": iid, "decision": "approve"}
@@ -486,7 +480,7 @@ def test_consent_from_another_browser(app, client, db, portal, signed_in):
     # The rightful browser can still finish.
     resp = client.post(
         "/consent",
-        data={"csrf_token": csrf_from_page(page), "interaction": iid, "decision": "approve"},
+        data={"csrf_token": csrf_token(page), "interaction": iid, "decision": "approve"},
     )
     assert resp.status_code == 303
 
@@ -511,7 +505,7 @@ def _citizen_row(db: Any, citizen_id: str) -> tuple:
 @FUZZ
 @given(bad=st.dictionaries(st.sampled_from(CONTACT_FIELDS), form_value, min_size=1, max_size=3))
 def test_contacts_fuzz(client, db, signed_in, bad):
-    token = csrf_token(client, "/account")
+    token = page_csrf(client, "/account")
     p = signed_in.profile
     data = {
         "csrf_token": token,
@@ -544,7 +538,7 @@ def test_contacts_taken_by_someone_else(client, db, signed_in, settings):
     other = {"email": row.email, "phone": row.phone}
     db.commit()
     stored = _citizen_row(db, signed_in.id)
-    token = csrf_token(client, "/account")
+    token = page_csrf(client, "/account")
     p = signed_in.profile
     for field, value in (("email", other["email"]), ("phone", other["phone"])):
         data = {
@@ -561,7 +555,7 @@ def test_contacts_taken_by_someone_else(client, db, signed_in, settings):
 
 
 def test_contacts_signed_out(client, db):
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     resp = client.post("/account/contacts", data={"csrf_token": token, "email": "x@y.vn"})
     check_clean(resp)
     assert resp.status_code == 303
@@ -580,7 +574,7 @@ def test_set_password_garbage_token(client, db, token, method):
     if method == "GET":
         resp = client.get(path)
     else:
-        csrf = csrf_token(client, "/signin")
+        csrf = page_csrf(client, "/signin")
         resp = client.post(
             path,
             data={"csrf_token": csrf, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
@@ -630,7 +624,7 @@ def test_set_password_bad_passwords_keep_the_link(client, db, citizen, password,
         text("SELECT password_hash FROM citizens WHERE id = :id"), {"id": citizen.id}
     ).scalar_one()
     data = {
-        "csrf_token": csrf_from(page),
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
         "password": password,
         "password_confirm": password if confirm is None else confirm,
     }
@@ -653,13 +647,13 @@ def test_set_password_bad_passwords_keep_the_link(client, db, citizen, password,
 def test_set_password_link_is_single_use(client, db, password_link):
     page = client.get(f"/set-password/{password_link}")
     data = {
-        "csrf_token": csrf_from(page),
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
         "password": NEW_PASSWORD,
         "password_confirm": NEW_PASSWORD,
     }
     assert client.post(f"/set-password/{password_link}", data=data).status_code == 303
     check_error_page(client.get(f"/set-password/{password_link}"), 400)
-    token = csrf_token(client, "/account")
+    token = page_csrf(client, "/account")
     check_error_page(
         client.post(f"/set-password/{password_link}", data=dict(data, csrf_token=token)), 400
     )
@@ -670,11 +664,11 @@ def test_set_password_link_is_single_use(client, db, password_link):
 
 def test_signout_garbage_and_methods(client, db, signed_in):
     check_clean(client.get("/signout"))
-    token = csrf_token(client, "/account")
+    token = page_csrf(client, "/account")
     resp = client.post("/signout", data={"csrf_token": token, "x": "\x00" * 100})
     check_html(resp, 200)
     # Signed out twice is still fine.
-    token = csrf_token(client, "/signin")
+    token = page_csrf(client, "/signin")
     check_html(client.post("/signout", data={"csrf_token": token}), 200)
 
 

@@ -23,6 +23,7 @@ from tests.badinput.conftest import (
     obtain_tokens,
     row_counts,
 )
+from tests.support.factories import new_portal
 
 GRANT_TYPES = [
     "authorization_code",
@@ -302,10 +303,8 @@ def test_public_client_cannot_use_a_secret_or_skip_pkce(
 
 
 def test_refresh_token_of_another_portal(client, db, portal, signed_in):
-    from tests.badinput.conftest import _portal
-
     tokens = obtain_tokens(client, portal, signed_in, scope="openid offline_access")
-    other = _portal(db)
+    other = new_portal(db)
     before = row_counts(db)
     resp = client.post(
         "/token",
@@ -455,9 +454,8 @@ def test_introspection_by_public_client_and_foreign_portal(
         "/introspect", data={"token": tokens["access_token"], "client_id": public_portal.client_id}
     )
     check_json_error(resp, 401)
-    from tests.badinput.conftest import _portal
 
-    other = _portal(db)
+    other = new_portal(db)
     resp = client.post(
         "/introspect", data={"token": tokens["access_token"]}, auth=(other.client_id, other.secret)
     )

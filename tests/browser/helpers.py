@@ -46,8 +46,15 @@ def assert_clean(page: Any) -> None:
     assert page.log.errors == []
 
 
-def sign_in_through_form(page: Any, citizen: dict[str, Any]) -> None:
-    """Fill and submit the provider's sign-in form."""
+def sign_in(page: Any, citizen: dict[str, Any], *, at: str | None = None) -> None:
+    """Fill and submit the provider's sign-in form (no consent decision yet).
+
+    With ``at`` (a portal's URL), start from that portal's home page and its login link.
+    """
+    if at is not None:
+        page.goto(at + "/")
+        page.click("#login")
+        expect(page.locator("#password")).to_be_visible()
     page.fill("#identifier", citizen["identifier"])
     page.fill("#password", citizen["password"])
     page.locator('form button[type="submit"]').click()

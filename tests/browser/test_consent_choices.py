@@ -44,7 +44,7 @@ from tests.browser.helpers import (
     claims_shown,
     consent_items,
     on_provider,
-    sign_in_through_form,
+    sign_in,
     wait_for_consent,
 )
 
@@ -123,14 +123,6 @@ def shoot(page: Any, folder: Path, name: str, live: Any) -> None:
     page.screenshot(path=str(folder / f"{name}-{live.backend.name}.png"), full_page=True)
 
 
-def sign_in_at(page: Any, portal: Portal, citizen: dict[str, Any]) -> None:
-    """From the portal's home page, sign in at the provider (no consent decision yet)."""
-    page.goto(portal.url + "/")
-    page.click("#login")
-    expect(page.locator("#password")).to_be_visible()
-    sign_in_through_form(page, citizen)
-
-
 def userinfo_status(live: Any, access_token: str) -> tuple[int, str]:
     """Call userinfo with a bearer token; return (status, WWW-Authenticate)."""
     resp = requests.get(
@@ -149,7 +141,7 @@ def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, 
     citizen = live.make_citizen()
 
     # (i) The first sign-in asks for every declared claim of the default scope.
-    sign_in_at(page, permits, citizen)
+    sign_in(page, citizen, at=permits.url)
     wait_for_consent(page)
     expect(page.locator("html")).to_have_attribute("lang", "vi")
     expect(page.locator("main h1")).to_contain_text(permits.name)
@@ -227,7 +219,7 @@ def test_choose_claims_then_no_prompt_then_only_the_new_claim(phone_page, live, 
 def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, artifacts):
     page = phone_page
     citizen = live.make_citizen()
-    sign_in_at(page, permits, citizen)
+    sign_in(page, citizen, at=permits.url)
     wait_for_consent(page)
     agree_to_all(page)
     page.click("#approve")
@@ -315,7 +307,7 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
 def test_required_claims_cannot_be_cleared(phone_page, live, permits, artifacts):
     page = phone_page
     citizen = live.make_citizen()
-    sign_in_at(page, permits, citizen)
+    sign_in(page, citizen, at=permits.url)
     wait_for_consent(page)
 
     # (v) Required claims are ticked and fixed; the page says how to decline them.

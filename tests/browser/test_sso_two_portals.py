@@ -26,7 +26,7 @@ from tests.browser.helpers import (
     consent_items,
     on_provider,
     path_of,
-    sign_in_through_form,
+    sign_in,
     wait_for_consent,
 )
 from tests.support.factories import PASSWORD, profile_data
@@ -200,7 +200,7 @@ def test_phone_pages_fit_the_screen(phone_page, live, portals, artifacts):
     expect(page.locator("#password")).to_be_visible()
     assert_no_horizontal_scroll(page)
     page.screenshot(path=str(folder / f"phone-signin-{backend}.png"), full_page=True)
-    sign_in_through_form(page, citizen)
+    sign_in(page, citizen)
     expect(page.locator("#approve")).to_be_visible()
     assert_no_horizontal_scroll(page)
     page.screenshot(path=str(folder / f"phone-consent-{backend}.png"), full_page=True)
@@ -215,10 +215,7 @@ def test_phone_pages_fit_the_screen(phone_page, live, portals, artifacts):
 def test_do_not_share_returns_access_denied_to_the_portal(page, live, portals):
     land, _ = portals
     citizen = live.make_citizen()
-    page.goto(land.url + "/")
-    page.click("#login")
-    expect(page.locator("#password")).to_be_visible()
-    sign_in_through_form(page, citizen)
+    sign_in(page, citizen, at=land.url)
     expect(page.locator("#deny")).to_be_visible()
 
     callbacks: list[str] = []

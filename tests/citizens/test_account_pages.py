@@ -8,13 +8,8 @@ from sqlalchemy import func, select
 
 from idp.citizens.models import Citizen
 from tests.support.factories import PASSWORD, make_citizen, profile_data
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf(client, path):
-    page = client.get(path)
-    return CSRF.search(page.get_data(as_text=True)).group(1)
+from tests.support.forms import csrf_token
+from tests.support.useragent import UserAgent, page_csrf
 
 
 def register(client, **overrides):
@@ -23,7 +18,7 @@ def register(client, **overrides):
         **data,
         "password": PASSWORD,
         "password_confirm": PASSWORD,
-        "csrf_token": csrf(client, "/register"),
+        "csrf_token": page_csrf(client, "/register"),
     }
     return data, client.post("/register", data=form)
 
@@ -52,7 +47,7 @@ def test_names_are_stored_nfc(client, db):
 def test_one_cccd_one_account(client, db):
     data, first = register(client)
     assert first.status_code == 303
-    client.post("/signout", data={"csrf_token": csrf(client, "/account")})
+    client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     form = {
         **profile_data(),
         "cccd": data["cccd"],
@@ -60,7 +55,7 @@ def test_one_cccd_one_account(client, db):
         "gender": data["gender"],
         "password": PASSWORD,
         "password_confirm": PASSWORD,
-        "csrf_token": csrf(client, "/register"),
+        "csrf_token": page_csrf(client, "/register"),
     }
     second = client.post("/register", data=form)
     assert second.status_code == 400
@@ -78,7 +73,7 @@ def test_cccd_mismatch_is_a_field_error_and_nothing_is_written(client, db):
         **data,
         "password": PASSWORD,
         "password_confirm": PASSWORD,
-        "csrf_token": csrf(client, "/register"),
+        "csrf_token": page_csrf(client, "/register"),
     }
     resp = client.post("/register", data=form)
     assert resp.status_code == 400
@@ -88,7 +83,7 @@ def test_cccd_mismatch_is_a_field_error_and_nothing_is_written(client, db):
 
 def test_sign_in_failure_is_generic(client, db, settings):
     citizen = make_citizen(db, settings)
-    token = csrf(client, "/signin")
+    token = page_csrf(client, "/signin")
     wrong_pw = client.post(
         "/signin", data={"identifier": citizen.cccd, "password": "nope!nope", "csrf_token": token}
     )
@@ -108,14 +103,7 @@ def test_session_id_rotates_at_sign_in(client, db, settings):
     headers = []
 
     def sign_in():
-        resp = client.post(
-            "/signin",
-            data={
-                "identifier": citizen.cccd,
-                "password": PASSWORD,
-                "csrf_token": csrf(client, "/signin"),
-            },
-        )
+        resp = UserAgent.over(client).sign_in(citizen.cccd, PASSWORD)
         headers.extend(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("idp_sso="))
         return client.get_cookie("idp_sso").value
 
@@ -131,7 +119,7 @@ def test_session_id_rotates_at_sign_in(client, db, settings):
 
 def test_edit_contacts_revalidates(client, db):
     data, _ = register(client)
-    token = csrf(client, "/account")
+    token = page_csrf(client, "/account")
     bad = client.post(
         "/account/contacts",
         data={
@@ -170,7 +158,7 @@ def test_edit_contacts_revalidates(client, db):
 
 def test_sign_out_ends_the_session(client):
     register(client)
-    resp = client.post("/signout", data={"csrf_token": csrf(client, "/account")})
+    resp = client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     assert resp.status_code == 200
     assert client.get("/account").status_code == 303
 
@@ -192,7 +180,7 @@ def test_desk_password_link_is_single_use(client, db, settings, app_ctx):
     form = {
         "password": "một mật khẩu mới",
         "password_confirm": "một mật khẩu mới",
-        "csrf_token": CSRF.search(page.get_data(as_text=True)).group(1),
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
     }
     resp = client.post(f"/set-password/{token}", data=form)
     assert resp.status_code == 303
@@ -227,7 +215,7 @@ def test_cookies_are_secure_when_the_issuer_is_https(backend, db, store, tmp_pat
     client = app.test_client()
     citizen = make_citizen(db, settings)
     page = client.get("/signin", base_url="https://id.danang.example")
-    token = CSRF.search(page.get_data(as_text=True)).group(1)
+    token = csrf_token(page.get_data(as_text=True))
     resp = client.post(
         "/signin",
         base_url="https://id.danang.example",

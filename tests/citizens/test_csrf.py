@@ -12,20 +12,15 @@ from typing import Any
 import pytest
 
 from idp.citizens import service
-from tests.badinput.conftest import (
-    REDIRECT_URI,
+from tests.badinput.conftest import auth_params, check_error_page, location_params, row_counts
+from tests.support.factories import (
     CitizenInfo,
     PortalInfo,
-    auth_params,
-    check_error_page,
-    csrf_from,
-    csrf_token,
-    location_params,
-    row_counts,
-    sign_in,
+    new_citizen,
+    new_portal,
 )
-from tests.consent.conftest import new_citizen
-from tests.support.factories import make_portal
+from tests.support.forms import csrf_token
+from tests.support.useragent import page_csrf, sign_in
 
 NEW_PASSWORD = "một mật khẩu mới rất dài 2025"
 
@@ -37,14 +32,12 @@ def citizen(db: Any, settings: Any) -> CitizenInfo:
 
 @pytest.fixture
 def portal(db: Any) -> PortalInfo:
-    row, secret = make_portal(db, redirect_uris=[REDIRECT_URI])
-    db.commit()
-    return PortalInfo(row.client_id, secret, REDIRECT_URI, row.id)
+    return new_portal(db)
 
 
 def foreign_token(app: Any) -> str:
     """Return a CSRF token that is valid, but for another browser."""
-    return csrf_token(app.test_client(), "/signin")
+    return page_csrf(app.test_client(), "/signin")
 
 
 def bad_tokens(app: Any) -> list[dict[str, str]]:
@@ -66,7 +59,9 @@ def test_consent_needs_the_pages_csrf_token(app, client, db, portal, citizen):
         assert row_counts(db) == before  # no grant, no receipt
     # The interaction is still pending, and the real form goes through.
     assert client.get("/consent", query_string={"interaction": iid}).status_code == 200
-    resp = client.post("/consent", data={**form, "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/consent", data={**form, "csrf_token": csrf_token(page.get_data(as_text=True))}
+    )
     assert resp.status_code == 303
     assert row_counts(db)["consent_grants"] == before["consent_grants"] + 1
 
@@ -85,7 +80,10 @@ def test_set_password_needs_the_pages_csrf_token(app, client, db, settings, citi
         assert service.verify_password(
             db, citizen_id=citizen.id, password=citizen.password, hasher=hasher
         )
-    resp = client.post(f"/set-password/{link}", data={**form, "csrf_token": csrf_from(page)})
+    resp = client.post(
+        f"/set-password/{link}",
+        data={**form, "csrf_token": csrf_token(page.get_data(as_text=True))},
+    )
     assert resp.status_code == 303
     assert service.peek_password_link(db, link) is None
     assert service.verify_password(db, citizen_id=citizen.id, password=NEW_PASSWORD, hasher=hasher)
@@ -98,5 +96,7 @@ def test_sign_in_needs_the_pages_csrf_token(app, client, citizen):
     for bad in bad_tokens(app):
         check_error_page(client.post("/signin", data={**form, **bad}), 400)
         assert client.get_cookie("idp_sso") is None
-    resp = client.post("/signin", data={**form, "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/signin", data={**form, "csrf_token": csrf_token(page.get_data(as_text=True))}
+    )
     assert resp.status_code == 303

@@ -12,8 +12,8 @@ import pytest
 from argon2 import PasswordHasher, extract_parameters
 
 from idp.citizens import service
-from tests.badinput.conftest import csrf_token
 from tests.support.factories import PASSWORD, make_citizen
+from tests.support.useragent import page_csrf
 
 
 class CountingHasher(PasswordHasher):
@@ -78,7 +78,7 @@ def test_sign_in_page_verifies_for_an_unknown_account(client, settings, monkeypa
     resp = client.post(
         "/signin",
         data={
-            "csrf_token": csrf_token(client, "/signin"),
+            "csrf_token": page_csrf(client, "/signin"),
             "identifier": "079099999999",
             "password": PASSWORD,
         },

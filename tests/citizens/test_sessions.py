@@ -15,8 +15,8 @@ import pytest
 
 from idp.citizens import service
 from idp.citizens.sso import SSO_COOKIE
-from tests.badinput.conftest import CitizenInfo, csrf_token, sign_in
-from tests.consent.conftest import new_citizen
+from tests.support.factories import CitizenInfo, new_citizen
+from tests.support.useragent import page_csrf, sign_in
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_a_copied_cookie_works_while_signed_in(app, client, citizen):
 def test_sign_out_ends_the_server_side_session(app, client, store, citizen):
     sign_in(client, citizen)
     sid = sso_cookie(client)
-    resp = client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
+    resp = client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     assert resp.status_code == 200
     assert client.get("/account").status_code == 303
     # Not only the browser's cookie is gone: the session itself is.
@@ -106,7 +106,7 @@ def test_start_session_always_issues_a_fresh_id(store):
 
 def test_sign_in_starts_a_fresh_browser_session(client, citizen):
     """A CSRF token minted before sign-in is refused after it (new browser session)."""
-    before = csrf_token(client, "/signin")
+    before = page_csrf(client, "/signin")
     resp = client.post(
         "/signin",
         data={"csrf_token": before, "identifier": citizen.identifier, "password": citizen.password},

@@ -164,14 +164,10 @@ class RP:
 
         ``ua.authorize(page.url, ...)`` then continues the interaction from that page.
         """
-        resp = ua.http.get(ua.auth_url(**req.params), allow_redirects=False, timeout=TIMEOUT)
+        resp = ua.get(ua.auth_url(**req.params))
         assert resp.status_code in (302, 303), resp.status_code
-        location = resp.headers["Location"]
-        if location.startswith("/"):
-            location = self.live.url + location
-        assert location.startswith(self.live.url + "/"), f"left the provider: {location}"
-        page = ua.http.get(location, allow_redirects=False, timeout=TIMEOUT)
-        assert page.status_code == 200, page.status_code
+        page = ua.follow(resp)
+        assert page.status_code == 200, (page.status_code, page.headers.get("Location"))
         return page
 
     def check_success(self, out: Outcome, req: AuthRequest) -> str:

@@ -222,11 +222,7 @@ def test_every_html_page_refuses_framing(
     resp = ua.post_form(
         signin, "/signin", identifier=citizen["identifier"], password=citizen["password"]
     )
-    while resp.status_code in (302, 303):
-        resp = ua.http.get(
-            live.url + resp.headers["Location"], allow_redirects=False, timeout=TIMEOUT
-        )
-    consent = check(resp)
+    consent = check(ua.follow(resp))
     assert consent.url.split("?")[0].endswith("/consent")
     account = check(ua.http.get(live.url + "/account", timeout=TIMEOUT))
     assert account.status_code == 200

@@ -6,16 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.badinput.conftest import CitizenInfo
-from tests.support.factories import PASSWORD, make_citizen, profile_data
-
-
-def new_citizen(db: Any, settings: Any, **overrides: Any) -> CitizenInfo:
-    """Register a citizen with a password; return what a test needs to sign in."""
-    data = profile_data(**overrides)
-    row = make_citizen(db, settings, **data)
-    db.commit()
-    return CitizenInfo(row.id, data["cccd"], PASSWORD, data)
+from tests.support.factories import CitizenInfo, new_citizen
 
 
 @pytest.fixture

@@ -9,27 +9,17 @@ issue, never from the provider's own mapping code.
 from __future__ import annotations
 
 import re
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import text
 
-from tests.support.factories import (
-    PASSWORD,
-    default_purposes,
-    make_citizen,
-    make_portal,
-    profile_data,
-)
-from tests.support.useragent import as_is_claims, checked_claims, pkce_pair, shown_claims
+from tests.support.factories import CitizenInfo, PortalInfo
+from tests.support.useragent import Outcome, UserAgent, auth_request
 
 ISSUER = "http://127.0.0.1:5000"
-REDIRECT_URI = "https://portal.example.vn/callback"
-ALL_SCOPES = "openid profile email phone address cccd offline_access"
 
 #: Consent items and the OIDC claims each releases (the issue's list).
 ITEM_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -82,9 +72,6 @@ PROTOCOL = frozenset(
 
 CONSENT_TABLES = ("consent_grants", "consent_claims", "consent_receipts")
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-_INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
-
 
 def purposes(items: Any, required: Any = (), tag: str = "") -> dict[str, Any]:
     """Declare a purpose (vi, en) for each item; ``required`` ones marked."""
@@ -105,68 +92,6 @@ def counts(db: Any, tables: tuple[str, ...] = CONSENT_TABLES) -> dict[str, int]:
     }
 
 
-@dataclass
-class PortalInfo:
-    client_id: str
-    secret: str | None
-    redirect_uri: str
-    id: str
-    name: str
-
-
-def new_portal(db: Any, *, scope: str = ALL_SCOPES, purposes: Any = None, **kw: Any) -> PortalInfo:
-    """Register (and commit) a confidential portal declaring ``purposes``."""
-    if purposes is None:
-        purposes = default_purposes(scope)
-    portal, secret = make_portal(
-        db, redirect_uris=[REDIRECT_URI], scope=scope, purposes=purposes, **kw
-    )
-    info = PortalInfo(portal.client_id, secret, REDIRECT_URI, portal.id, portal.name)
-    db.commit()
-    return info
-
-
-@dataclass
-class CitizenInfo:
-    id: str
-    identifier: str
-    password: str
-    profile: dict[str, str]
-
-
-def new_citizen(db: Any, settings: Any, **overrides: Any) -> CitizenInfo:
-    """Register (and commit) a citizen with a password."""
-    data = profile_data(**overrides)
-    row = make_citizen(db, settings, **data)
-    info = CitizenInfo(row.id, data["cccd"], PASSWORD, data)
-    db.commit()
-    return info
-
-
-@dataclass
-class Outcome:
-    """The end of one authorization: the portal's redirect, and what was shown."""
-
-    params: dict[str, str]
-    verifier: str
-    nonce: str
-    consent_pages: list[str] = field(default_factory=list)
-    prompted: bool = False
-
-    @property
-    def code(self) -> str | None:
-        return self.params.get("code")
-
-    @property
-    def error(self) -> str | None:
-        return self.params.get("error")
-
-    @property
-    def shown(self) -> list[str]:
-        """The claims listed on the (last) consent page, [] if none was shown."""
-        return shown_claims(self.consent_pages[-1]) if self.consent_pages else []
-
-
 def body(resp: Any) -> str:
     return resp.get_data(as_text=True)
 
@@ -177,87 +102,20 @@ class Browser:
     def __init__(self, client: Any, citizen: CitizenInfo):
         self.client = client
         self.citizen = citizen
+        self.ua = UserAgent.over(client)
 
     # -- the front channel ------------------------------------------------------------
 
-    def start(
-        self,
-        portal: PortalInfo,
-        *,
-        scope: str = "openid profile",
-        claims: str | None = None,
-        prompt: str | None = None,
-        state: str = "st-consent",
-        **extra: Any,
-    ) -> tuple[Any, str, str]:
+    def start(self, portal: PortalInfo, **params: Any) -> tuple[Any, str, str]:
         """Send an authorization request; return (first response, verifier, nonce)."""
-        verifier, challenge = pkce_pair()
-        nonce = secrets.token_urlsafe(8)
-        params: dict[str, Any] = {
-            "response_type": "code",
-            "client_id": portal.client_id,
-            "redirect_uri": portal.redirect_uri,
-            "scope": scope,
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        if claims is not None:
-            params["claims"] = claims
-        if prompt is not None:
-            params["prompt"] = prompt
-        params.update(extra)
-        return self.client.get("/authorize", query_string=params), verifier, nonce
+        query, verifier, nonce = self._request(portal, **params)
+        return self.client.get("/authorize", query_string=query), verifier, nonce
 
     def follow(self, resp: Any, portal: PortalInfo) -> Any:
         """Follow the provider's redirects (signing in when asked); stop at a page or the
         portal's redirect URI."""
-        for _ in range(10):
-            if resp.status_code in (302, 303):
-                loc = resp.headers["Location"]
-                if loc.startswith(portal.redirect_uri):
-                    return resp
-                resp = self.client.get(loc)
-                continue
-            if resp.request.path == "/signin" and resp.status_code == 200:
-                inter = _INTERACTION.search(body(resp))
-                resp = self.client.post(
-                    "/signin",
-                    data={
-                        "csrf_token": csrf_of(resp),
-                        "identifier": self.citizen.identifier,
-                        "password": self.citizen.password,
-                        "interaction": inter.group(1) if inter else "",
-                    },
-                )
-                assert resp.status_code == 303, (resp.status_code, body(resp)[:300])
-                continue
-            return resp
-        raise AssertionError("too many redirects")
-
-    def submit_consent(
-        self,
-        page: Any,
-        *,
-        decision: str = "approve",
-        claims: list[str] | None = None,
-        as_is: bool = False,
-    ) -> Any:
-        """Post the consent form of ``page``: ``claims``, else every box ticked (a citizen
-        who agrees), or with ``as_is`` the page untouched (optional items unticked)."""
-        inter = _INTERACTION.search(body(page))
-        assert inter, "no interaction on the consent page"
-        if claims is None:
-            claims = as_is_claims(body(page)) if as_is else checked_claims(body(page))
-        return self.client.post(
-            "/consent",
-            data={
-                "csrf_token": csrf_of(page),
-                "interaction": inter.group(1),
-                "decision": decision,
-                "claim": claims,
-            },
+        return self.ua.follow(
+            resp, identifier=self.citizen.identifier, password=self.citizen.password
         )
 
     def authorize(
@@ -271,23 +129,24 @@ class Browser:
     ) -> Outcome:
         """Run an authorization to the portal's redirect; consent when asked: tick every
         optional item but ``untick``, or with ``as_is`` submit the page untouched."""
-        resp, verifier, nonce = self.start(portal, **params)
-        pages: list[str] = []
-        for _ in range(4):
-            resp = self.follow(resp, portal)
-            if resp.status_code in (302, 303):
-                query = parse_qs(urlsplit(resp.headers["Location"]).query)
-                return Outcome(
-                    {k: v[0] for k, v in query.items()}, verifier, nonce, pages, bool(pages)
-                )
-            assert resp.request.path == "/consent", (resp.request.path, resp.status_code)
-            assert resp.status_code == 200, (resp.status_code, body(resp)[:500])
-            pages.append(body(resp))
-            boxes = as_is_claims(body(resp)) if as_is else checked_claims(body(resp))
-            ticked = [c for c in boxes if c not in set(untick)]
-            resp = self.submit_consent(resp, decision=decision, claims=ticked)
-            assert resp.status_code == 303, (resp.status_code, body(resp)[:500])
-        raise AssertionError("consent asked again and again")
+        query, verifier, nonce = self._request(portal, **params)
+        outcome = self.ua.authorize(
+            self.ua.auth_url(**query),
+            identifier=self.citizen.identifier,
+            password=self.citizen.password,
+            consent=decision,
+            untick=frozenset(untick),
+            as_is=as_is,
+        )
+        assert outcome.location.startswith(portal.redirect_uri), outcome.location
+        return replace(outcome, verifier=verifier, nonce=nonce)
+
+    @staticmethod
+    def _request(
+        portal: PortalInfo, *, state: str = "st-consent", **params: Any
+    ) -> tuple[dict[str, Any], str, str]:
+        query, verifier = auth_request(portal.client_id, portal.redirect_uri, state=state, **params)
+        return query, verifier, query.get("nonce")
 
     # -- the portal's back channel ---------------------------------------------------
 
@@ -346,12 +205,6 @@ class Browser:
         outcome = self.authorize(portal, **params)
         token = self.token(portal, outcome)
         return outcome, token, self.id_token(portal, token, outcome.nonce)
-
-
-def csrf_of(resp: Any) -> str:
-    match = _CSRF.search(body(resp))
-    assert match, "no CSRF token on the page"
-    return match.group(1)
 
 
 def item_badges(html: str) -> dict[str, str]:

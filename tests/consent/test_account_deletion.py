@@ -12,24 +12,14 @@ from sqlalchemy import func, select, text
 from idp.citizens.models import Citizen
 from idp.consent.models import ConsentGrant, Receipt, Release
 from idp.tokens.models import Token
-from tests.badinput.conftest import (
-    CitizenInfo,
-    PortalInfo,
-    _portal,
-    check_clean,
-    check_error_page,
-    check_html,
-    csrf_token,
-    obtain_tokens,
-    sign_in,
-)
-from tests.consent.conftest import new_citizen
-from tests.support.factories import PASSWORD
+from tests.badinput.conftest import check_clean, check_error_page, check_html, obtain_tokens
+from tests.support.factories import PASSWORD, CitizenInfo, PortalInfo, new_citizen, new_portal
+from tests.support.useragent import page_csrf, sign_in
 
 
 @pytest.fixture
 def portals(db: Any) -> tuple[PortalInfo, PortalInfo]:
-    return _portal(db, name="Cổng đất đai"), _portal(db, name="Cổng thuế")
+    return new_portal(db, name="Cổng đất đai"), new_portal(db, name="Cổng thuế")
 
 
 def counts(db: Any) -> dict[str, int]:
@@ -50,7 +40,7 @@ def counts(db: Any) -> dict[str, int]:
 
 def delete(client: Any, **data: Any) -> Any:
     return client.post(
-        "/account/delete", data={"csrf_token": csrf_token(client, "/account"), **data}
+        "/account/delete", data={"csrf_token": page_csrf(client, "/account"), **data}
     )
 
 
@@ -142,7 +132,7 @@ def test_delete_account(client, db, citizen, portals, connected):
     resp = client.post(
         "/signin",
         data={
-            "csrf_token": csrf_token(client, "/signin"),
+            "csrf_token": page_csrf(client, "/signin"),
             "identifier": citizen.identifier,
             "password": PASSWORD,
         },
@@ -200,7 +190,7 @@ def test_deletion_without_csrf_is_refused(client, db, citizen, connected, token)
 def test_deletion_leaves_other_citizens_alone(client, db, settings, citizen, portals):
     other = new_citizen(db, settings)
     theirs = obtain_tokens(client, portals[0], other, scope="openid profile")
-    client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     sign_in(client, citizen)
     check_html(delete(client, password=PASSWORD, confirm="yes"), 200)
     db.expire_all()

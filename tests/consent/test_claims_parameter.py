@@ -16,11 +16,10 @@ from tests.consent.helpers import (
     counts,
     essential_labels,
     item_badges,
-    new_citizen,
-    new_portal,
     personal,
 )
-from tests.support.useragent import ticked_claims
+from tests.support.factories import new_citizen, new_portal
+from tests.support.forms import ticked_claims
 
 NAME_CLAIMS = {"name", "family_name", "middle_name", "given_name", "updated_at"}
 
@@ -84,7 +83,7 @@ def test_essential_is_a_request_the_citizen_can_decline(db, browser):
     assert item_badges(body(page)) == {"cccd": "optional", "email": "optional"}
     assert essential_labels(body(page)) == {"cccd"}
     assert ticked_claims(body(page)) == []
-    done = browser.submit_consent(page, claims=["email"])
+    done = browser.ua.submit_consent(page, claims=["email"])
     assert done.status_code == 303, body(done)[:300]
     final = browser.follow(done, portal)
     assert "code=" in final.headers["Location"]

@@ -20,19 +20,15 @@ from idp.consent import grants as consent_grants
 from idp.consent import notices, receipts, releases
 from idp.consent.models import ConsentClaim, ConsentGrant, Receipt
 from tests.badinput.conftest import (
-    CitizenInfo,
-    PortalInfo,
-    _portal,
     auth_params,
     body_of,
     check_clean,
     check_error_page,
     check_html,
-    csrf_token,
     obtain_tokens,
-    sign_in,
 )
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, CitizenInfo, PortalInfo, new_portal
+from tests.support.useragent import page_csrf, sign_in
 
 SECTION = re.compile(
     r'<section class="card portal" data-client-id="([^"]+)"[^>]*>(.*?)</section>', re.S
@@ -43,7 +39,7 @@ RECEIPT_LINK = re.compile(r'<a class="receipt" href="(/account/receipts/[^"]+\.j
 
 @pytest.fixture
 def portal(db: Any) -> PortalInfo:
-    return _portal(db, name="Cổng dịch vụ đất đai")
+    return new_portal(db, name="Cổng dịch vụ đất đai")
 
 
 def sections(page: str) -> dict[str, str]:
@@ -78,7 +74,7 @@ def grant_of(db: Any, citizen: CitizenInfo, portal: PortalInfo) -> str | None:
 
 def post_form(client: Any, path: str, **data: Any) -> Any:
     """POST one of the account forms with the CSRF token of the account page."""
-    return client.post(path, data={"csrf_token": csrf_token(client, "/account"), **data})
+    return client.post(path, data={"csrf_token": page_csrf(client, "/account"), **data})
 
 
 def userinfo(client: Any, access_token: str) -> Any:
@@ -116,7 +112,7 @@ def test_signed_out_visitor_goes_to_signin(client, path):
 def test_signed_out_post_goes_to_signin(client, path):
     resp = client.post(
         path,
-        data={"csrf_token": csrf_token(client, "/signin"), "password": PASSWORD, "confirm": "yes"},
+        data={"csrf_token": page_csrf(client, "/signin"), "password": PASSWORD, "confirm": "yes"},
     )
     assert resp.status_code == 303
     assert urlsplit(resp.headers["Location"]).path == "/signin"
@@ -126,8 +122,8 @@ def test_signed_out_post_goes_to_signin(client, path):
 
 
 def test_page_lists_portals_claims_purposes_and_dates(client, db, citizen):
-    land = _portal(db, name="Cổng đất đai")
-    tax = _portal(db, name="Cổng thuế")
+    land = new_portal(db, name="Cổng đất đai")
+    tax = new_portal(db, name="Cổng thuế")
     notice = notices.current_notice(db, land.id)
     land_grant, _ = consent_grants.record_decision(
         db,
@@ -357,7 +353,7 @@ def test_withdraw_grant_twice_writes_nothing_more(client, db, citizen, portal):
 def test_another_citizens_grant_is_404_and_untouched(client, db, citizen, other, portal):
     obtain_tokens(client, portal, other, scope="openid profile email")
     theirs_id = grant_of(db, other, portal)
-    client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     sign_in(client, citizen)
     before = counts(db)
     for path in (

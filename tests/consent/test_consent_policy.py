@@ -13,18 +13,9 @@ from sqlalchemy import text
 from idp import events
 from idp.consent import grants as consent_grants
 from idp.consent import notices
-from tests.consent.helpers import (
-    ISSUER,
-    Browser,
-    body,
-    counts,
-    item_badges,
-    new_citizen,
-    new_portal,
-    personal,
-    purposes,
-)
-from tests.support.useragent import required_claims, ticked_claims
+from tests.consent.helpers import ISSUER, Browser, body, counts, item_badges, personal, purposes
+from tests.support.factories import new_citizen, new_portal
+from tests.support.forms import required_claims, ticked_claims
 
 PROFILE = ("name", "birthdate", "gender")
 
@@ -106,7 +97,7 @@ def test_agreeing_grants_required_items_even_without_their_box(db, browser):
     portal = new_portal(db, purposes=purposes(PROFILE, required=("name", "birthdate")))
     page = _consent_page(browser, portal, scope="openid profile", state="keep-me")
     # A browser never sends a disabled box: agreeing is what grants the required items.
-    resp = browser.submit_consent(page, claims=["gender"])
+    resp = browser.ua.submit_consent(page, claims=["gender"])
     assert resp.status_code == 303
     final = browser.follow(resp, portal)
     assert "code=" in final.headers["Location"]
@@ -119,7 +110,7 @@ def test_declining_required_items_means_declining_the_request(db, browser):
     portal = new_portal(db, purposes=purposes(("email",), required=("email",)))
     page = _consent_page(browser, portal, scope="openid email")
     before = counts(db)
-    resp = browser.submit_consent(page, decision="deny", claims=[])
+    resp = browser.ua.submit_consent(page, decision="deny", claims=[])
     final = browser.follow(resp, portal)
     assert "error=access_denied" in final.headers["Location"]
     assert counts(db) == before
@@ -347,7 +338,7 @@ def test_decisions_are_rows_per_claim_with_the_notice(db, browser):
 def test_a_forged_tick_on_an_item_not_shown_grants_nothing(db, browser):
     portal = new_portal(db)
     page = _consent_page(browser, portal, scope="openid profile")
-    resp = browser.submit_consent(page, claims=[*PROFILE, "cccd", "email", "bogus"])
+    resp = browser.ua.submit_consent(page, claims=[*PROFILE, "cccd", "email", "bogus"])
     assert resp.status_code == 303
     final = browser.follow(resp, portal)
     assert "code=" in final.headers["Location"]
@@ -361,10 +352,10 @@ def test_a_forged_tick_on_an_item_not_shown_grants_nothing(db, browser):
 def test_the_consent_form_cannot_be_submitted_twice(db, browser):
     portal = new_portal(db)
     page = _consent_page(browser, portal, scope="openid profile")
-    first = browser.submit_consent(page)
+    first = browser.ua.submit_consent(page)
     assert first.status_code == 303
     after = counts(db)
-    again = browser.submit_consent(page, claims=["name"])
+    again = browser.ua.submit_consent(page, claims=["name"])
     assert 400 <= again.status_code < 500
     assert counts(db) == after
 

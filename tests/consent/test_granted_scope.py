@@ -10,14 +10,8 @@ import pytest
 
 from idp.consent import grants as consent_grants
 from idp.consent import notices, releases
-from tests.consent.helpers import (
-    Browser,
-    body,
-    new_citizen,
-    new_portal,
-    personal,
-    purposes,
-)
+from tests.consent.helpers import Browser, body, personal, purposes
+from tests.support.factories import new_citizen, new_portal
 
 PROFILE = ("name", "birthdate", "gender")
 ALL = "openid profile cccd offline_access"

@@ -17,17 +17,9 @@ from sqlalchemy import select, text
 from idp.consent import grants as consent_grants
 from idp.consent import notices, releases
 from idp.consent.models import Release
-from tests.badinput.conftest import (
-    CitizenInfo,
-    PortalInfo,
-    _portal,
-    body_of,
-    check_clean,
-    check_html,
-    obtain_tokens,
-    sign_in,
-)
-from tests.consent.conftest import new_citizen
+from tests.badinput.conftest import body_of, check_clean, check_html, obtain_tokens
+from tests.support.factories import CitizenInfo, PortalInfo, new_citizen, new_portal
+from tests.support.useragent import sign_in
 
 ROW = re.compile(r'<tr data-channel="([^"]+)" data-client-id="([^"]+)">(.*?)</tr>', re.S)
 TIME = re.compile(r"<time [^>]*>([^<]+)</time>")
@@ -93,8 +85,8 @@ def values_of(citizen: CitizenInfo) -> list[str]:
 
 @pytest.fixture
 def two_portals(db: Any, citizen: CitizenInfo) -> tuple[PortalInfo, PortalInfo]:
-    land = _portal(db, name="Cổng đất đai")
-    tax = _portal(db, name="Cổng thuế")
+    land = new_portal(db, name="Cổng đất đai")
+    tax = new_portal(db, name="Cổng thuế")
     g1, g2 = grant(db, citizen, land), grant(db, citizen, tax)
     for i in range(30):  # land: minutes 0, 2, 4, ... tax: 1, 3, 5, ...
         release(db, citizen.id, land, g1, 2 * i, CHANNELS[i % 3])
@@ -105,7 +97,7 @@ def two_portals(db: Any, citizen: CitizenInfo) -> tuple[PortalInfo, PortalInfo]:
 
 
 def test_newest_first_with_labels_purposes_time_channel(client, db, citizen):
-    land = _portal(db, name="Cổng đất đai")
+    land = new_portal(db, name="Cổng đất đai")
     gid = grant(db, citizen, land)
     release(
         db,
@@ -228,7 +220,7 @@ def test_unknown_portal_filter(client, db, citizen, two_portals, value):
 
 def test_another_citizens_portal_is_not_a_filter(client, db, settings, citizen, two_portals):
     other = new_citizen(db, settings)
-    theirs = _portal(db, name="Cổng của người khác")
+    theirs = new_portal(db, name="Cổng của người khác")
     gid = grant(db, other, theirs)
     release(db, other.id, theirs, gid, 5)
     db.commit()
@@ -303,7 +295,7 @@ def test_json_export(client, db, citizen, two_portals):
 
 
 def test_real_releases_appear_once_and_hold_no_values(client, db, citizen):
-    portal = _portal(db, name="Cổng bảo hiểm xã hội")
+    portal = new_portal(db, name="Cổng bảo hiểm xã hội")
     tokens = obtain_tokens(client, portal, citizen, scope="openid profile email phone cccd")
     for _ in range(2):
         resp = client.get(

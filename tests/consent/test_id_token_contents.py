@@ -8,14 +8,8 @@ import json
 
 import pytest
 
-from tests.consent.helpers import (
-    ALL_SCOPES,
-    SCOPE_CLAIMS,
-    Browser,
-    new_citizen,
-    new_portal,
-    personal,
-)
+from tests.consent.helpers import SCOPE_CLAIMS, Browser, personal
+from tests.support.factories import ALL_SCOPES, new_citizen, new_portal
 
 
 @pytest.fixture

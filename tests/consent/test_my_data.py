@@ -11,17 +11,9 @@ from sqlalchemy import select
 
 from idp.consent import receipts
 from idp.consent.models import Release
-from tests.badinput.conftest import (
-    CitizenInfo,
-    PortalInfo,
-    _portal,
-    body_of,
-    check_html,
-    csrf_token,
-    obtain_tokens,
-    sign_in,
-)
-from tests.consent.conftest import new_citizen
+from tests.badinput.conftest import body_of, check_html, obtain_tokens
+from tests.support.factories import CitizenInfo, PortalInfo, new_citizen, new_portal
+from tests.support.useragent import page_csrf, sign_in
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def citizen(db: Any, settings: Any) -> CitizenInfo:
 
 @pytest.fixture
 def portal(db: Any) -> PortalInfo:
-    return _portal(db, name="Cổng dịch vụ công tỉnh")
+    return new_portal(db, name="Cổng dịch vụ công tỉnh")
 
 
 def test_my_data_is_complete(client, db, citizen, portal):
@@ -43,7 +35,7 @@ def test_my_data_is_complete(client, db, citizen, portal):
         r'action="(/account/portals/[^/]+/claims/phone_number/withdraw)"', page
     ).group(1)
     assert (
-        client.post(action, data={"csrf_token": csrf_token(client, "/account")}).status_code == 303
+        client.post(action, data={"csrf_token": page_csrf(client, "/account")}).status_code == 303
     )
 
     resp = client.get("/account/data.json")
@@ -108,7 +100,7 @@ def test_my_data_of_a_new_citizen(client, db, citizen):
 def test_my_data_holds_only_this_citizens_data(client, db, settings, citizen, portal):
     other = new_citizen(db, settings)
     obtain_tokens(client, portal, other, scope="openid profile email")
-    client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     sign_in(client, citizen)
     body = client.get("/account/data.json").get_data(as_text=True)
     assert other.profile["cccd"] not in body
@@ -125,6 +117,6 @@ def test_account_page_and_header_link_the_pages(client, db, citizen):
     for path in ("/account/portals", "/account/history"):
         other_page = check_html(client.get(path), 200)
         assert 'href="/account/data.json"' in other_page
-    client.post("/signout", data={"csrf_token": csrf_token(client, "/account")})
+    client.post("/signout", data={"csrf_token": page_csrf(client, "/account")})
     home = check_html(client.get("/"), 200)
     assert 'href="/account/portals"' not in home

@@ -8,7 +8,8 @@ import pytest
 
 from idp.citizens import service as citizens
 from idp.consent import grants as consent_grants
-from tests.consent.helpers import Browser, missing_items, new_citizen, new_portal, purposes
+from tests.consent.helpers import Browser, missing_items, purposes
+from tests.support.factories import new_citizen, new_portal
 
 PROFILE = ("name", "birthdate", "gender")
 

@@ -29,11 +29,10 @@ from tests.consent.helpers import (
     SCOPE_CLAIMS,
     SCOPE_ITEMS,
     Browser,
-    new_citizen,
-    new_portal,
     personal,
     purposes,
 )
+from tests.support.factories import new_citizen, new_portal
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("IDP_PROPERTY_EXAMPLES", "30")),

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import secrets
 import time
 from typing import Any
 
@@ -27,7 +26,8 @@ from sqlalchemy import select
 from idp.cli import main
 from idp.consent.models import Notice, Receipt
 from idp.consent.receipts import ReceiptError, verify_receipt
-from tests.support.useragent import UserAgent, pkce_pair
+from tests.support.forms import withdraw_grant_id
+from tests.support.useragent import UserAgent, auth_request
 
 pytestmark = pytest.mark.live
 
@@ -88,19 +88,11 @@ class Journey:
 
     def authorize(self, scope: str, untick: Any = frozenset(), **extra: Any) -> dict[str, Any]:
         """Sign in (and consent); exchange the code; return the token response."""
-        verifier, challenge = pkce_pair()
+        params, verifier = auth_request(
+            self.portal["client_id"], self.portal["redirect_uri"], scope=scope, state="s", **extra
+        )
         out = self.ua.authorize(
-            self.ua.auth_url(
-                response_type="code",
-                client_id=self.portal["client_id"],
-                redirect_uri=self.portal["redirect_uri"],
-                scope=scope,
-                state="s",
-                nonce=secrets.token_urlsafe(8),
-                code_challenge=challenge,
-                code_challenge_method="S256",
-                **extra,
-            ),
+            self.ua.auth_url(**params),
             identifier=self.citizen["identifier"],
             password=self.citizen["password"],
             untick=untick,
@@ -145,10 +137,7 @@ class Journey:
     def grant_id(self) -> str:
         page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)
         assert page.status_code == 200
-        section = page.text.split(f'data-client-id="{self.portal["client_id"]}"', 1)[1]
-        match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw"', section)
-        assert match, "no withdraw form for the portal"
-        return match.group(1)
+        return withdraw_grant_id(page.text, self.portal["client_id"])
 
     def account_post(self, action: str) -> None:
         page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from idp.consent import grants as consent_grants
 from idp.consent import notices
 from idp.consent import releases as release_log
-from tests.consent.helpers import Browser, body, new_citizen, new_portal, personal
+from tests.consent.helpers import Browser, body, personal
+from tests.support.factories import new_citizen, new_portal
 
 ALL = "openid profile email phone address cccd"
 

@@ -7,7 +7,6 @@ which also withdraws from the connected-portals page (/account/portals).
 
 from __future__ import annotations
 
-import re
 import secrets
 from typing import Any
 
@@ -17,6 +16,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.interop.conftest import TIMEOUT, verify_id_token
+from tests.support.forms import withdraw_grant_id
 from tests.support.useragent import UserAgent
 
 pytestmark = pytest.mark.live
@@ -91,10 +91,7 @@ class Portal:
         return page
 
     def grant_id(self) -> str:
-        section = self.account_page().text.split(f'data-client-id="{self.info["client_id"]}"', 1)[1]
-        match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw"', section)
-        assert match, "no withdraw form for the portal"
-        return match.group(1)
+        return withdraw_grant_id(self.account_page().text, self.info["client_id"])
 
     def withdraw(self, path: str) -> None:
         resp = self.ua.post_form(self.account_page(), path)

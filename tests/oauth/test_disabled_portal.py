@@ -15,15 +15,13 @@ from idp import events
 from idp.hashing import digest
 from idp.portals import service as clients
 from idp.tokens.models import Token
-from tests.badinput.conftest import REDIRECT_URI, CitizenInfo, PortalInfo, obtain_tokens
-from tests.consent.conftest import new_citizen
-from tests.support.factories import make_portal
-
-
-def new_portal(db: Any) -> PortalInfo:
-    row, secret = make_portal(db, redirect_uris=[REDIRECT_URI])
-    db.commit()
-    return PortalInfo(row.client_id, secret, REDIRECT_URI, row.id)
+from tests.badinput.conftest import obtain_tokens
+from tests.support.factories import (
+    CitizenInfo,
+    PortalInfo,
+    new_citizen,
+    new_portal,
+)
 
 
 @pytest.fixture

@@ -9,33 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 import pytest
 
-from tests.badinput.conftest import (
-    REDIRECT_URI,
+from tests.badinput.conftest import auth_params, check_error_page, location_params
+from tests.support.factories import (
     CitizenInfo,
     PortalInfo,
-    auth_params,
-    check_error_page,
-    csrf_from,
-    csrf_token,
-    location_params,
-    sign_in,
+    new_citizen,
+    new_portal,
 )
-from tests.consent.conftest import new_citizen
-from tests.support.factories import make_portal
-
-INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
+from tests.support.forms import csrf_token
+from tests.support.useragent import UserAgent, page_csrf, sign_in
 
 
 @pytest.fixture
 def portal(db: Any) -> PortalInfo:
-    row, secret = make_portal(db, redirect_uris=[REDIRECT_URI])
-    db.commit()
-    return PortalInfo(row.client_id, secret, REDIRECT_URI, row.id)
+    return new_portal(db)
 
 
 @pytest.fixture
@@ -58,26 +49,12 @@ def start(client: Any, portal: PortalInfo) -> tuple[str, str]:
 
 def finish(client: Any, portal: PortalInfo, resp: Any) -> dict[str, list[str]]:
     """Follow the provider's redirects and approve consent; return the portal's query."""
-    for _ in range(6):
-        if resp.status_code in (302, 303):
-            target, query = location_params(resp)
-            if target == portal.redirect_uri:
-                return query
-            resp = client.get(resp.headers["Location"])
-            continue
-        assert resp.request.path == "/consent", resp.request.path
-        inter = INTERACTION.search(resp.get_data(as_text=True))
-        assert inter
-        resp = client.post(
-            "/consent",
-            data={
-                "csrf_token": csrf_from(resp),
-                "interaction": inter.group(1),
-                "decision": "approve",
-                "claim": ["profile"],
-            },
-        )
-    raise AssertionError("too many steps")
+    ua = UserAgent.over(client)
+    resp = ua.follow(resp, on_consent=lambda page: ua.submit_consent(page, claims=["profile"]))
+    assert resp.status_code in (302, 303), (ua.path(resp), resp.status_code)
+    target, query = location_params(resp)
+    assert target == portal.redirect_uri, target
+    return query
 
 
 def test_login_interaction_copied_to_another_browser(app, client, portal, victim, attacker):
@@ -85,7 +62,7 @@ def test_login_interaction_copied_to_another_browser(app, client, portal, victim
     assert target == "/signin"
     thief = app.test_client()
     sign_in(thief, attacker)
-    token = csrf_token(thief, "/signin")
+    token = page_csrf(thief, "/signin")
     check_error_page(thief.get("/signin", query_string={"interaction": iid}), 400)
     check_error_page(
         thief.post(
@@ -107,7 +84,7 @@ def test_login_interaction_copied_to_another_browser(app, client, portal, victim
     resp = client.post(
         "/signin",
         data={
-            "csrf_token": csrf_from(page),
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
             "interaction": iid,
             "identifier": victim.identifier,
             "password": victim.password,

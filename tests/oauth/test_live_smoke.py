@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.useragent import UserAgent, pkce_pair
+from tests.support.useragent import UserAgent, auth_request
 
 
 def test_code_flow_over_http(live):
     portal = live.register_portal()
     citizen = live.make_citizen()
     ua = UserAgent(live.url)
-    verifier, challenge = pkce_pair()
+    params, verifier = auth_request(
+        portal["client_id"], portal["redirect_uri"], state="xyz", nonce="n-1"
+    )
     out = ua.authorize(
-        ua.auth_url(
-            response_type="code",
-            client_id=portal["client_id"],
-            redirect_uri=portal["redirect_uri"],
-            scope="openid profile",
-            state="xyz",
-            nonce="n-1",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        ),
+        ua.auth_url(**params),
         identifier=citizen["identifier"],
         password=citizen["password"],
     )

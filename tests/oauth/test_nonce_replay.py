@@ -10,23 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.badinput.conftest import (
-    REDIRECT_URI,
+from tests.badinput.conftest import auth_params, location_params, run_authorization
+from tests.support.factories import (
     CitizenInfo,
     PortalInfo,
-    auth_params,
-    location_params,
-    run_authorization,
-    sign_in,
+    new_citizen,
+    new_portal,
 )
-from tests.consent.conftest import new_citizen
-from tests.support.factories import make_portal
-
-
-def new_portal(db: Any) -> PortalInfo:
-    row, secret = make_portal(db, redirect_uris=[REDIRECT_URI])
-    db.commit()
-    return PortalInfo(row.client_id, secret, REDIRECT_URI, row.id)
+from tests.support.useragent import sign_in
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from idp.citizens.sso import SSO_COOKIE
 from idp.hashing import digest
 from idp.portals.models import Portal
 from idp.tokens.models import Token
-from tests.support.useragent import UserAgent, pkce_pair
+from tests.support.useragent import UserAgent, auth_request
 
 
 def rows_holding(live: Any, model: Any, secret: str) -> int:
@@ -32,19 +32,16 @@ def test_no_secret_or_token_is_stored_in_the_clear(live):
     portal = live.register_portal()
     citizen = live.make_citizen()
     ua = UserAgent(live.url)
-    verifier, challenge = pkce_pair()
+    params, verifier = auth_request(
+        portal["client_id"],
+        portal["redirect_uri"],
+        scope="openid profile offline_access",
+        prompt="consent",
+        state="s",
+        nonce="n",
+    )
     out = ua.authorize(
-        ua.auth_url(
-            response_type="code",
-            client_id=portal["client_id"],
-            redirect_uri=portal["redirect_uri"],
-            scope="openid profile offline_access",
-            prompt="consent",
-            state="s",
-            nonce="n",
-            code_challenge=challenge,
-            code_challenge_method="S256",
-        ),
+        ua.auth_url(**params),
         identifier=citizen["identifier"],
         password=citizen["password"],
     )

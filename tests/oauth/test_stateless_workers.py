@@ -10,7 +10,6 @@ would either share one dictionary (proving nothing) or not share state at all.
 from __future__ import annotations
 
 import itertools
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,10 +20,7 @@ from idp import create_app
 from idp.db import make_engine
 from tests.conftest import base_settings
 from tests.support.factories import PASSWORD, make_citizen, make_portal
-from tests.support.useragent import checked_claims, pkce_pair
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
+from tests.support.useragent import UserAgent, auth_request
 
 
 class RoundRobin:
@@ -72,41 +68,21 @@ def test_every_step_on_alternating_workers(backend, workers):
         db.commit()
     balancer = RoundRobin(apps)
     browser = Client(balancer)
-    verifier, challenge = pkce_pair()
-
-    resp = browser.get(
-        "/authorize",
-        query_string={
-            "response_type": "code",
-            "client_id": portal.client_id,
-            "redirect_uri": "https://portal.example.vn/cb",
-            "scope": "openid profile email",
-            "state": "st",
-            "nonce": "n",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
+    params, verifier = auth_request(
+        portal.client_id,
+        "https://portal.example.vn/cb",
+        scope="openid profile email",
+        state="st",
+        nonce="n",
     )
-    for _ in range(12):
-        if resp.status_code in (302, 303):
-            location = resp.headers["Location"]
-            if location.startswith("https://portal.example.vn/"):
-                break
-            resp = browser.get(location)
-            continue
-        page = resp.get_data(as_text=True)
-        path = resp.request.path
-        form = {
-            "csrf_token": CSRF.search(page).group(1),
-            "interaction": INTERACTION.search(page).group(1),
-        }
-        if path == "/signin":
-            form.update(identifier=citizen.cccd, password=PASSWORD)
-        else:
-            assert path == "/consent", path
-            form.update(decision="approve", claim=checked_claims(page))
-        resp = browser.post(path, data=form)
-    query = parse_qs(urlsplit(resp.headers["Location"]).query)
+    ua = UserAgent.over(browser, issuer=apps[0].extensions["idp.settings"].issuer)
+    out = ua.authorize(
+        ua.auth_url(**params),
+        identifier=citizen.cccd,
+        password=PASSWORD,
+    )
+    assert out.location.startswith("https://portal.example.vn/"), out.location
+    query = parse_qs(urlsplit(out.location).query)
     assert query["state"] == ["st"]
     code = query["code"][0]
 

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import random
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from idp.citizens.validation import CCCD_PROVINCES, communes
@@ -16,6 +17,8 @@ _rng = random.Random()  # noqa: S311 - test data, not secrets
 _OFFSET = secrets.randbelow(10**6)
 
 PASSWORD = "mật khẩu đủ dài 2025"
+REDIRECT_URI = "https://portal.example.vn/callback"
+ALL_SCOPES = "openid profile email phone address cccd offline_access"
 
 
 def _cccd(birthdate: dt.date, gender: str, n: int) -> str:
@@ -70,8 +73,8 @@ def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
 
     kw: dict[str, Any] = {
         "name": f"Cổng thử nghiệm {next(_counter)}",
-        "redirect_uris": ["https://portal.example.vn/callback"],
-        "scope": "openid profile email phone address cccd offline_access",
+        "redirect_uris": [REDIRECT_URI],
+        "scope": ALL_SCOPES,
         "auth_method": "client_secret_basic",
     }
     kw.update(overrides)
@@ -80,6 +83,49 @@ def make_portal(db: Any, **overrides: Any) -> tuple[Any, str | None]:
     reg = register_portal(db, **kw)
     db.flush()
     return reg.portal, reg.client_secret
+
+
+@dataclass
+class PortalInfo:
+    """What a test needs of a committed portal."""
+
+    client_id: str
+    secret: str | None
+    redirect_uri: str
+    id: str
+    name: str
+
+
+def new_portal(db: Any, *, purposes: Any = None, **overrides: Any) -> PortalInfo:
+    """Register and commit a portal redirecting to REDIRECT_URI.
+
+    Without ``purposes`` it declares one for every item its scope can ask for.
+    """
+    if purposes is not None:
+        overrides["purposes"] = purposes
+    portal, secret = make_portal(db, redirect_uris=[REDIRECT_URI], **overrides)
+    info = PortalInfo(portal.client_id, secret, REDIRECT_URI, portal.id, portal.name)
+    db.commit()
+    return info
+
+
+@dataclass
+class CitizenInfo:
+    """What a test needs of a committed citizen: the sign-in identifier and password."""
+
+    id: str
+    identifier: str
+    password: str
+    profile: dict[str, str]
+
+
+def new_citizen(db: Any, settings: Any, **overrides: Any) -> CitizenInfo:
+    """Register and commit a citizen with a password."""
+    data = profile_data(**overrides)
+    row = make_citizen(db, settings, **data)
+    info = CitizenInfo(row.id, data["cccd"], PASSWORD, data)
+    db.commit()
+    return info
 
 
 def default_purposes(scope: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
