@@ -60,7 +60,7 @@ def test_enrolment_through_the_pages(client, db, signed_in, clock):
     html = body(page)
     assert page.status_code == 200
     assert re.search(r'<figure class="qr"[^>]*>\s*<svg', html)
-    key = re.search(r'id="manual-key">([^<]+)<', html)[1]
+    key = re.search(r'id="manual-key"[^>]*>([^<]+)<', html)[1]
     assert re.fullmatch(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", key)
     app = Authenticator(key, clock)
     # A wrong code: a clear message, status 400, nothing confirmed.

@@ -248,7 +248,7 @@ def test_essential_acr_without_a_factor_leads_to_enrolment(browser, portal, clie
     assert 'id="enrol-required"' in html
     assert portal.name in html
     assert "<svg" in html
-    key = re.search(r'id="manual-key">([^<]+)<', html)[1]
+    key = re.search(r'id="manual-key"[^>]*>([^<]+)<', html)[1]
     app = Authenticator(key, clock)
     done = client.post(
         "/account/second-factor/confirm",
