@@ -141,10 +141,20 @@ def create_portal_app(
         asked = request.args.get("scope", scope).split()
         if "openid" not in asked or not set(asked) <= allowed_scopes:
             return page(error="invalid_scope", status=400)
+        extra: dict[str, str] = {}
+        # /login?acr_values=... asks for a level of assurance (OIDC Core §3.1.2.1), e.g.
+        # before a service that needs the citizen's second factor.
+        acr_values = request.args.get("acr_values", "")
+        if acr_values:
+            supported = oauth.idp.load_server_metadata().get("acr_values_supported", [])
+            if not set(acr_values.split()) <= set(supported):
+                return page(error="unsupported acr_values", status=400)
+            extra["acr_values"] = acr_values
         return oauth.idp.authorize_redirect(
             url_for("callback", _external=True),
             scope=" ".join(dict.fromkeys(asked)),
             ui_locales=request.args.get("lang", "vi"),
+            **extra,
         )
 
     @app.get("/callback")

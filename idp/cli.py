@@ -167,6 +167,12 @@ def clients() -> None:
 )
 @click.option("--client-id", default=None, help="Choose the client_id (default: random).")
 @click.option(
+    "--default-acr",
+    default=None,
+    help="Level of assurance required when a request names none "
+    "(urn:vn:idp:loa:1 or urn:vn:idp:loa:2).",
+)
+@click.option(
     "--purposes",
     "purposes_file",
     default=None,
@@ -182,6 +188,7 @@ def clients_add(
     id_token_alg: str,
     sector_identifier: str | None,
     client_id: str | None,
+    default_acr: str | None,
     purposes_file: Any,
 ) -> None:
     """Register a portal; print JSON with client_id and (once) client_secret."""
@@ -204,6 +211,7 @@ def clients_add(
                 id_token_signed_response_alg=id_token_alg,
                 sector_identifier=sector_identifier,
                 client_id=client_id,
+                default_acr=default_acr,
                 purposes=purposes,
             )
         except RegistrationError as exc:
@@ -219,6 +227,32 @@ def clients_add(
         if reg.client_secret:
             out["client_secret"] = reg.client_secret
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option(
+    "--default-acr",
+    required=True,
+    help="Level of assurance required when a request names none "
+    "(urn:vn:idp:loa:1, urn:vn:idp:loa:2, or 'none' to require none).",
+)
+def clients_update(client_id: str, default_acr: str) -> None:
+    """Change a portal's registration (for now: its default level of assurance)."""
+    from idp.admin.service import describe_portal
+    from idp.portals.service import RegistrationError, set_default_acr
+
+    with _session(_settings()) as session:
+        try:
+            portal = set_default_acr(
+                session,
+                client_id=client_id,
+                default_acr=None if default_acr == "none" else default_acr,
+            )
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
 
 
 @clients.command("list")

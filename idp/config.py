@@ -55,6 +55,9 @@ class Settings:
     id_token_ttl: int = 600
     #: IDP_SET_PASSWORD_TTL — lifetime of one-time "set your password" links.
     set_password_ttl: int = 72 * 3600
+    #: IDP_TOTP_ISSUER — the name authenticator apps show for the TOTP key (default: the
+    #: issuer's host name).
+    totp_issuer: str = ""
     #: IDP_TRUST_PROXY — number of proxies whose X-Forwarded-* headers are trusted.
     trust_proxy: int = 0
     #: Development defaults that were used (each logged once as a warning).
@@ -85,6 +88,7 @@ class Settings:
             ("IDP_REDIS_PREFIX", "redis_prefix"),
             ("IDP_SECRET_KEY", "secret_key"),
             ("IDP_PAIRWISE_SALT", "pairwise_salt"),
+            ("IDP_TOTP_ISSUER", "totp_issuer"),
         ):
             if env.get(key):
                 kw[name] = env[key]
@@ -132,6 +136,11 @@ class Settings:
                 raise SettingsError(f"IDP_{name.upper()} must be at least {low}")
         used = list(self.embedded_defaults)
         changes: dict[str, object] = {}
+        if not self.totp_issuer:
+            changes["totp_issuer"] = parts.hostname or "idp"
+        elif len(self.totp_issuer) > 64 or ":" in self.totp_issuer:
+            # Key URI format: the issuer is the label's prefix, separated by a colon.
+            raise SettingsError("IDP_TOTP_ISSUER must be at most 64 characters, without ':'")
         data_dir = Path(self.data_dir).expanduser().resolve()
         changes["data_dir"] = data_dir
         if not self.database_url:

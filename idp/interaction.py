@@ -4,18 +4,24 @@ An authorization request that cannot be answered at once (the citizen must sign 
 consent) is parked in the shared store under an opaque id, bound to the browser that
 started it, with a TTL. Any worker can serve any step::
 
-    /authorize ──► login_pending ──(password)──► authenticated ──► consent_pending
-                        │                            │                  │   │
-                        │                            └──(nothing new)──┐│   │
-                        │                                              ▼▼   ▼
-                        └───────────────────────────────────────► consented | denied
-                                                                          │
+    /authorize ──► login_pending ──(password | step-up code)──► authenticated ──► consent_pending
+                    │    │                                        ▲  │               │   │
+                    │    └(password, level 2)► second_factor_pending ─(code)         │   │
+                    │                                                │               │   │
+                    │                                                └(nothing new)┐ │   │
+                    │                                                              ▼ ▼   ▼
+                    └─────────────────────────────────────────────────────► consented | denied
+                                                                                  │
                                             /authorize/resume/<id> takes it (single use)
                                             and answers the portal with a code or error.
 
-Every transition checks the current state. Whether to prompt is decided by named checks
+A level-2 sign-in from scratch goes through ``second_factor_pending`` (the password was
+right, the code is still to come); a step-up (signed in at level 1) goes straight from
+``login_pending`` to ``authenticated`` with the code alone. Every transition checks the
+current state. Whether to prompt is decided by named checks
 (``login_required``, ``prompt_login``, ``max_age_exceeded``, ``id_token_hint_mismatch``,
-``claims_not_granted``, ``prompt_consent``); the failing names drive the pages.
+``acr_below_required``, ``second_factor_missing``, ``claims_not_granted``,
+``prompt_consent``); the failing names drive the pages.
 """
 
 from __future__ import annotations
@@ -29,13 +35,15 @@ from idp.hashing import digest
 from idp.store import Store
 
 LOGIN_PENDING = "login_pending"
+SECOND_FACTOR_PENDING = "second_factor_pending"
 AUTHENTICATED = "authenticated"
 CONSENT_PENDING = "consent_pending"
 CONSENTED = "consented"
 DENIED = "denied"
 
 _TRANSITIONS = {
-    LOGIN_PENDING: {AUTHENTICATED},
+    LOGIN_PENDING: {AUTHENTICATED, SECOND_FACTOR_PENDING},
+    SECOND_FACTOR_PENDING: {AUTHENTICATED, LOGIN_PENDING},
     AUTHENTICATED: {CONSENT_PENDING, CONSENTED, LOGIN_PENDING},
     CONSENT_PENDING: {CONSENTED, DENIED, LOGIN_PENDING},
     CONSENTED: set(),
@@ -82,6 +90,8 @@ class Interaction:
     citizen_id: str | None = None
     login_done: bool = False
     consent_done: bool = False
+    #: The level of assurance the sign-in should reach (0: none asked).
+    acr_level: int = 0
     created_at: int = field(default_factory=lambda: int(time.time()))
 
     @property
@@ -111,6 +121,7 @@ def start(
     checks: list[str],
     citizen_id: str | None,
     ttl: int,
+    acr_level: int = 0,
 ) -> Interaction:
     """Park an authorization request and return its interaction."""
     kept = {k: params[k] for k in KEPT_PARAMS if isinstance(params.get(k), str)}
@@ -121,6 +132,7 @@ def start(
         state=state,
         checks=list(checks),
         citizen_id=citizen_id,
+        acr_level=acr_level,
     )
     store.put(_key(inter.id), _record(inter), ttl)
     return inter

@@ -198,6 +198,17 @@ def app_ctx(app: Any) -> Iterator[Any]:
         yield app
 
 
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fixed clock for TOTP checks (``tests.support.totp.Clock``), moved by hand."""
+    from idp.citizens import factors
+    from tests.support.totp import Clock
+
+    fixed = Clock()
+    monkeypatch.setattr(factors, "time", fixed)
+    return fixed
+
+
 # -- live servers over real HTTP -------------------------------------------------------
 
 

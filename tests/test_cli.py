@@ -103,6 +103,7 @@ def test_public_client_gets_no_secret(migrated):
             "https://b.example/cb",
         ],  # two hosts, no sector identifier
         ["--name", "X", "--redirect-uri", "https://a.example/cb", "--auth-method", "bogus"],
+        ["--name", "X", "--redirect-uri", "https://a.example/cb", "--default-acr", "2"],
     ],
 )
 def test_clients_add_bad_input_exits_2(migrated, args):
@@ -110,6 +111,38 @@ def test_clients_add_bad_input_exits_2(migrated, args):
     assert result.exit_code == 2
     assert "error" in result.output.lower()
     assert "Traceback" not in result.output
+
+
+def test_clients_default_acr_add_and_update(migrated):
+    added = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "Cổng BHXH",
+        "--redirect-uri",
+        "https://bhxh.example.vn/cb",
+        "--default-acr",
+        "urn:vn:idp:loa:2",
+    )
+    assert added.exit_code == 0, added.output
+    out = json.loads(added.stdout)
+    assert out["default_acr_values"] == ["urn:vn:idp:loa:2"]
+    client_id = out["client_id"]
+    updated = run(migrated, "clients", "update", client_id, "--default-acr", "urn:vn:idp:loa:1")
+    assert json.loads(updated.stdout)["default_acr_values"] == ["urn:vn:idp:loa:1"]
+    cleared = run(migrated, "clients", "update", client_id, "--default-acr", "none")
+    assert json.loads(cleared.stdout)["default_acr_values"] == []
+    for args in (
+        [client_id, "--default-acr", "urn:vn:idp:loa:9"],
+        ["no-such-client", "--default-acr", "urn:vn:idp:loa:2"],
+        [client_id],
+    ):
+        bad = run(migrated, "clients", "update", *args)
+        assert bad.exit_code == 2, bad.output
+        assert "Traceback" not in bad.output
+    listed = json.loads(run(migrated, "clients", "list").stdout)
+    assert [p["default_acr_values"] for p in listed if p["client_id"] == client_id] == [[]]
 
 
 def test_citizens_add_from_json(migrated):

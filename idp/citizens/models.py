@@ -52,3 +52,34 @@ class PasswordLink(Base):
     )
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SecondFactor(Base):
+    """A citizen's TOTP authenticator (RFC 6238): one per citizen.
+
+    The shared key is stored encrypted (AES-GCM under a key derived from
+    IDP_SECRET_KEY, bound to the citizen's id): a database dump alone does not give the
+    codes. ``confirmed_at`` stays empty until the citizen typed one valid code.
+    """
+
+    __tablename__ = "second_factors"
+
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_sealed: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored as its SHA-256 digest (120 random bits)."""
+
+    __tablename__ = "recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -17,10 +17,9 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
+from idp import assurance, runtime
 from idp import interaction as flow
-from idp import runtime
-from idp.assurance import ACR_PASSWORD, AMR_PASSWORD
-from idp.citizens import service
+from idp.citizens import factors, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
@@ -84,53 +83,115 @@ def _form_values() -> dict[str, str]:
     return {k: request.form.get(k, "") for k in PROFILE_FIELDS}
 
 
-def _signed_in(citizen_id: str, inter: flow.Interaction | None) -> Any:
-    """Start a fresh session, then continue the authorization or go to the account."""
+def _start_session(
+    citizen_id: str, inter: flow.Interaction | None, level: int
+) -> tuple[service.SignInSession, str]:
+    """Start a fresh session at ``level``; return it and where the browser goes next.
+
+    The session id is new at every sign-in and every step-up (the old one ends), with
+    the level reached, its methods (RFC 8176) and a new ``auth_time``.
+    """
     store = runtime.store()
     settings = runtime.settings()
     old = current_sso()
     sso = service.start_session(
         store,
         citizen_id=citizen_id,
-        amr=(AMR_PASSWORD,),
-        acr=ACR_PASSWORD,
+        amr=assurance.amr_of(level),
+        acr=assurance.acr_of(level),
         ttl=settings.session_ttl,
         replaces=old.sid if old else None,
     )
+    g.idp_sso = sso
     rotate_browser_session()
-    if inter is not None:
-        try:
-            flow.advance(
-                store,
-                inter,
-                flow.AUTHENTICATED,
-                settings.interaction_ttl,
-                citizen_id=citizen_id,
-                login_done=True,
-            )
-        except flow.TransitionError:
-            raise InteractionExpired(detail="login on a finished interaction") from None
-        target = url_for("oauth.resume", iid=inter.id)
-    else:
-        target = url_for("citizens.account")
+    if inter is None:
+        return sso, url_for("citizens.account")
+    try:
+        flow.advance(
+            store,
+            inter,
+            flow.AUTHENTICATED,
+            settings.interaction_ttl,
+            citizen_id=citizen_id,
+            login_done=True,
+        )
+    except flow.TransitionError:
+        raise InteractionExpired(detail="login on a finished interaction") from None
+    return sso, url_for("oauth.resume", iid=inter.id)
+
+
+def _signed_in(
+    citizen_id: str,
+    inter: flow.Interaction | None,
+    level: int = 1,
+    recovery_codes_left: int | None = None,
+) -> Any:
+    """Start a fresh session, then continue the authorization or go to the account."""
+    sso, target = _start_session(citizen_id, inter, level)
+    if recovery_codes_left is not None:
+        # The citizen is told how many recovery codes remain before going on.
+        page = render_template(
+            "citizens/recovery_used.html", left=recovery_codes_left, target=target
+        )
+        return set_sso(make_response(page), sso)
     return set_sso(redirect(target, code=303), sso)
+
+
+def _code_step(inter: flow.Interaction | None) -> tuple[str, str] | None:
+    """Return (kind, citizen id) when this sign-in asks only for the second factor.
+
+    ``second_factor``: the password was right moments ago in this interaction.
+    ``step_up``: the citizen is signed in at a lower level than the request asks and
+    nothing but the level is missing (prompt=login, max_age, a hint mismatch all need
+    the password again).
+    """
+    if inter is None:
+        return None
+    if inter.state == flow.SECOND_FACTOR_PENDING and inter.citizen_id:
+        return "second_factor", inter.citizen_id
+    sso = current_sso()
+    if (
+        inter.state == flow.LOGIN_PENDING
+        and sso is not None
+        and inter.checks == [assurance.ACR_BELOW_REQUIRED]
+        and factors.has_factor(get_db(), sso.citizen_id)
+    ):
+        return "step_up", sso.citizen_id
+    return None
 
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin() -> Any:
     inter = _interaction()
+    step = _code_step(inter)
+    if step is not None:
+        return _signin_code(inter, *step)
     identifier = ""
     error = None
     if request.method == "POST":
         identifier = request.form.get("identifier", "")[:254]
+        db = get_db()
         citizen = service.authenticate(
-            get_db(),
+            db,
             identifier=identifier,
             password=request.form.get("password", ""),
             hasher=_hasher(),
         )
         if citizen is not None:
-            get_db().commit()  # a rehashed password
+            db.commit()  # a rehashed password
+            if inter is not None and inter.acr_level >= 2 and factors.has_factor(db, citizen.id):
+                # Level 2 asked: the code is the second step, in the same interaction.
+                try:
+                    flow.advance(
+                        runtime.store(),
+                        inter,
+                        flow.SECOND_FACTOR_PENDING,
+                        runtime.settings().interaction_ttl,
+                        citizen_id=citizen.id,
+                    )
+                except flow.TransitionError:
+                    raise InteractionExpired(detail="password on a finished interaction") from None
+                return redirect(url_for("citizens.signin", interaction=inter.id), code=303)
             return _signed_in(citizen.id, inter)
         # One message whatever was wrong: no account enumeration.
         error = _l("The identifier or password is not correct.")
@@ -144,6 +205,32 @@ def signin() -> Any:
         error=error,
         portal_name=_portal_name(inter),
     ), status
+
+
+def _signin_code(inter: Any, kind: str, citizen_id: str) -> Any:
+    """Ask for (and check) the TOTP or recovery code: the second step, or a step-up."""
+    error = None
+    if request.method == "POST":
+        db = get_db()
+        check = factors.verify_second_factor(
+            db,
+            runtime.store(),
+            citizen_id=citizen_id,
+            code=request.form.get("code", ""),
+            secret_key=runtime.settings().secret_key,
+        )
+        if check.ok:
+            db.commit()  # a recovery code used
+            return _signed_in(citizen_id, inter, 2, check.recovery_codes_left)
+        db.rollback()
+        error = _l("This code is not correct, or was already used. Try the next code.")
+    return render_template(
+        "citizens/signin_code.html",
+        interaction=inter,
+        step_up=kind == "step_up",
+        error=error,
+        portal_name=_portal_name(inter),
+    ), (401 if error else 200)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -232,7 +319,11 @@ def account(citizen: Any) -> Any:
 
 
 def _account_page(
-    citizen: Any, errors: dict[str, Any], values: dict[str, str] | None, saved: bool = False
+    citizen: Any,
+    errors: dict[str, Any],
+    values: dict[str, str] | None,
+    saved: bool = False,
+    notice: Any = None,
 ) -> Any:
     if values is None:
         values = {
@@ -249,6 +340,8 @@ def _account_page(
         errors=errors,
         values=values,
         saved=saved,
+        notice=notice,
+        has_second_factor=factors.has_factor(get_db(), citizen.id),
         address=address_claim(citizen.province_code, citizen.ward_code, citizen.street),
         provinces=provinces(),
         communes=communes(province) if province else [],
@@ -270,6 +363,129 @@ def update_contacts(citizen: Any) -> Any:
         citizen = service.get_citizen(db, citizen.id)
         return _account_page(citizen, dict(exc.errors), values)
     return _account_page(citizen, {}, None, saved=True)
+
+
+# -- the second factor ---------------------------------------------------------------
+
+
+def _enrol_interaction(citizen: Any) -> flow.Interaction | None:
+    """Return the interaction that sent the citizen to enrol (it must be theirs)."""
+    inter = _interaction()
+    if inter is not None and inter.citizen_id not in (None, citizen.id):
+        raise InteractionExpired(detail="enrolment for another citizen's interaction")
+    return inter
+
+
+def _second_factor_page(
+    citizen: Any, inter: flow.Interaction | None, error: Any = None, notice: Any = None
+) -> Any:
+    db = get_db()
+    settings = runtime.settings()
+    enrolled = factors.has_factor(db, citizen.id)
+    enrolment = None
+    if not enrolled:
+        enrolment = factors.begin_enrolment(
+            db,
+            citizen_id=citizen.id,
+            account_name=citizen.name,
+            issuer=settings.totp_issuer,
+            secret_key=settings.secret_key,
+        )
+        db.commit()
+    return render_template(
+        "citizens/second_factor.html",
+        enrolled=enrolled,
+        enrolment=enrolment,
+        codes_left=factors.recovery_codes_left(db, citizen.id) if enrolled else None,
+        interaction=inter,
+        portal_name=_portal_name(inter),
+        error=error,
+        notice=notice,
+    ), (400 if error else 200)
+
+
+@bp.get("/account/second-factor")
+@citizen_required
+def second_factor(citizen: Any) -> Any:
+    return _second_factor_page(citizen, _enrol_interaction(citizen))
+
+
+@bp.post("/account/second-factor/confirm")
+@citizen_required
+def confirm_second_factor(citizen: Any) -> Any:
+    inter = _enrol_interaction(citizen)
+    db = get_db()
+    settings = runtime.settings()
+    codes = factors.confirm_enrolment(
+        db,
+        runtime.store(),
+        citizen_id=citizen.id,
+        code=request.form.get("code", ""),
+        secret_key=settings.secret_key,
+    )
+    if codes is None:
+        db.rollback()
+        if factors.has_factor(db, citizen.id):  # confirmed meanwhile (another tab)
+            return redirect(url_for("citizens.second_factor"), code=303)
+        error = _l("This code is not correct. Type the code your app shows now.")
+        return _second_factor_page(citizen, inter, error=error)
+    db.commit()
+    # The code just proved the second factor: the session is now at level 2.
+    sso, target = _start_session(citizen.id, inter, 2)
+    page = render_template(
+        "citizens/recovery_codes.html", codes=codes, target=target, continuing=inter is not None
+    )
+    return set_sso(make_response(page), sso)
+
+
+def _reauthenticated(citizen: Any) -> bool:
+    """Check the code typed to confirm an action on the factor (TOTP or recovery)."""
+    return factors.verify_second_factor(
+        get_db(),
+        runtime.store(),
+        citizen_id=citizen.id,
+        code=request.form.get("code", ""),
+        secret_key=runtime.settings().secret_key,
+    ).ok
+
+
+@bp.post("/account/second-factor/recovery-codes")
+@citizen_required
+def regenerate_recovery_codes(citizen: Any) -> Any:
+    db = get_db()
+    if not factors.has_factor(db, citizen.id):
+        return redirect(url_for("citizens.second_factor"), code=303)
+    if not _reauthenticated(citizen):
+        db.rollback()
+        return _second_factor_page(citizen, None, error=_FACTOR_CODE_ERROR)
+    codes = factors.regenerate_recovery_codes(db, citizen_id=citizen.id)
+    db.commit()
+    return render_template(
+        "citizens/recovery_codes.html",
+        codes=codes,
+        target=url_for("citizens.second_factor"),
+        continuing=False,
+    )
+
+
+@bp.post("/account/second-factor/remove")
+@citizen_required
+def remove_second_factor(citizen: Any) -> Any:
+    db = get_db()
+    if not factors.has_factor(db, citizen.id):
+        return redirect(url_for("citizens.second_factor"), code=303)
+    if not _reauthenticated(citizen):
+        db.rollback()
+        return _second_factor_page(citizen, None, error=_FACTOR_CODE_ERROR)
+    factors.remove_factor(db, citizen_id=citizen.id)
+    db.commit()
+    return _account_page(citizen, {}, None, notice=_l("The second factor was removed."))
+
+
+_FACTOR_CODE_ERROR = _l(
+    "This code is not correct, or was already used. Type the code your app shows now, "
+    "or a recovery code."
+)
 
 
 @bp.post("/signout")

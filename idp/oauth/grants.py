@@ -20,7 +20,7 @@ from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from idp import events, keys, runtime
-from idp.assurance import ACR_PASSWORD
+from idp.assurance import canonical
 from idp.citizens import service as citizens
 from idp.claims import claims_of_items, requested_claims
 from idp.consent import grants as consent_grants
@@ -170,7 +170,7 @@ class OpenIDCode(_OpenIDCode):
         principal = request.user
         if isinstance(principal, Principal):
             claims["auth_time"] = principal.auth_time
-            claims["acr"] = principal.acr
+            claims["acr"] = canonical(principal.acr)
             claims["amr"] = list(principal.amr)
         return claims
 
@@ -316,7 +316,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             portal=self.request.client,
             auth_time=refresh_token.auth_time or 0,
             amr=list(refresh_token.amr or []),
-            acr=refresh_token.acr or ACR_PASSWORD,
+            acr=canonical(refresh_token.acr),
             grant_id=refresh_token.grant_id,
             chain_id=refresh_token.chain_id,
             claims_request=refresh_token.claims_request or {},

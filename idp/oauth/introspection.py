@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749 import UnsupportedTokenTypeError
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from idp import runtime
+from idp.assurance import canonical
 from idp.consent import releases
 from idp.consent.policy import granted_scope
 from idp.db import get_db
@@ -79,5 +80,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             "aud": portal.client_id,
             "iss": runtime.settings().issuer,
             "auth_time": token.auth_time,
-            "acr": token.acr,
+            # Tokens issued before the level URNs carry "1": reported as level 1's URN.
+            "acr": canonical(token.acr),
+            "amr": list(token.amr or []),
         }

@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
+    InteractionRequiredError,
     LoginRequiredError,
 )
 from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
@@ -23,9 +24,9 @@ from flask_babel import lazy_gettext as _l
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from idp import events, keys, runtime
+from idp import assurance, events, keys, runtime
 from idp import interaction as flow
-from idp.assurance import ACR_PASSWORD
+from idp.citizens import factors
 from idp.citizens import service as citizens
 from idp.citizens.sso import current_sso
 from idp.consent import grants as consent_grants
@@ -225,13 +226,15 @@ def _decide(
     redirect_uri = grant.redirect_uri
     now = int(time.time())
     try:
-        ask = policy.parse_ask(params, redirect_uri)
+        ask = policy.parse_ask(params, redirect_uri, portal.default_acr)
         facts = None
         if citizen is not None:
             facts = policy.SessionFacts(
                 auth_time=sso.auth_time,
                 fresh=bool(inter and inter.login_done),
                 hint_matches=_hint_matches(ask, citizen, portal, redirect_uri),
+                level=assurance.level_of(sso.acr),
+                has_factor=factors.has_factor(db, citizen.id),
             )
         needs = None
         if facts is not None and not policy.login_checks(ask, facts, now=now):
@@ -254,7 +257,23 @@ def _decide(
             raise _REFUSALS[decision.error](redirect_uri=redirect_uri)
         if decision.outcome == policy.LOGIN:
             return _park(
-                params, flow.LOGIN_PENDING, decision.checks, None, inter, "citizens.signin"
+                params,
+                flow.LOGIN_PENDING,
+                decision.checks,
+                None,
+                inter,
+                "citizens.signin",
+                acr_level=ask.acr_level,
+            )
+        if decision.outcome == policy.ENROL:
+            return _park(
+                params,
+                flow.LOGIN_PENDING,
+                decision.checks,
+                citizen.id,
+                inter,
+                "citizens.second_factor",
+                acr_level=ask.acr_level,
             )
         if decision.outcome == policy.CONSENT:
             return _park(
@@ -282,7 +301,7 @@ def _decide(
             portal=portal,
             auth_time=sso.auth_time,
             amr=list(sso.amr),
-            acr=sso.acr or ACR_PASSWORD,
+            acr=policy.reported_acr(ask, facts.level),
             grant_id=grant_row.id,
             sid=sso.sid,
             scopes=frozenset(scopes),
@@ -305,6 +324,7 @@ _REFUSALS = {
     policy.ACCESS_DENIED: AccessDeniedError,
     policy.LOGIN_REQUIRED: LoginRequiredError,
     policy.CONSENT_REQUIRED: ConsentRequiredError,
+    policy.INTERACTION_REQUIRED: InteractionRequiredError,
 }
 
 
@@ -327,6 +347,7 @@ def _park(
     citizen_id: str | None,
     inter: flow.Interaction | None,
     endpoint: str,
+    acr_level: int = 0,
 ) -> Any:
     """Park (or move) the interaction and send the browser to the page it needs."""
     settings = runtime.settings()
@@ -340,6 +361,7 @@ def _park(
             checks=checks,
             citizen_id=citizen_id,
             ttl=settings.interaction_ttl,
+            acr_level=acr_level,
         )
     else:
         try:
@@ -350,6 +372,7 @@ def _park(
                 settings.interaction_ttl,
                 checks=list(checks),
                 citizen_id=citizen_id or inter.citizen_id,
+                acr_level=acr_level,
             )
         except flow.TransitionError:
             raise InteractionExpired(detail="bad interaction transition") from None

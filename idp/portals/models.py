@@ -36,6 +36,8 @@ class Portal(Base, ClientMixin):
     subject_type: Mapped[str] = mapped_column(String(10), default="pairwise")
     sector_identifier: Mapped[str] = mapped_column(String(255))
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The level of assurance asked when a request names none (an ``acr`` URN, required).
+    default_acr: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -52,6 +54,8 @@ class Portal(Base, ClientMixin):
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
             "subject_type": self.subject_type,
             "grant_types": list(self.grant_types),
+            # OIDC Registration §2: ``default_acr_values``.
+            "default_acr_values": [self.default_acr] if self.default_acr else [],
             "response_types": ["code"],
         }
 

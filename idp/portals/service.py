@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import events
+from idp.assurance import ACR_VALUES_SUPPORTED
 from idp.claims import SUPPORTED_SCOPES
 from idp.db import utcnow
 from idp.hashing import digest
@@ -69,6 +70,7 @@ def register_portal(
     id_token_signed_response_alg: str = "RS256",
     sector_identifier: str | None = None,
     client_id: str | None = None,
+    default_acr: str | None = None,
 ) -> Registered:
     """Register a portal; return it with its one-time secret. Raises RegistrationError.
 
@@ -107,6 +109,7 @@ def register_portal(
         sector_identifier = hosts.pop() or ""
     if client_id is not None and (not client_id or len(client_id) > 64):
         raise RegistrationError("client_id", "must be 1 to 64 characters")
+    default_acr = _check_acr(default_acr)
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
     portal = Portal(
         client_id=client_id or _new_client_id(),
@@ -120,6 +123,7 @@ def register_portal(
         subject_type="pairwise",
         sector_identifier=sector_identifier,
         grant_types=["authorization_code", "refresh_token"],
+        default_acr=default_acr,
     )
     if db.scalar(select(Portal.id).where(Portal.client_id == portal.client_id)):
         raise RegistrationError("client_id", "is already registered")
@@ -127,6 +131,27 @@ def register_portal(
     db.flush()
     events.emit("portal.registered", portal_id=portal.id, client_id=portal.client_id)
     return Registered(portal, secret)
+
+
+def _check_acr(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in ACR_VALUES_SUPPORTED:
+        raise RegistrationError(
+            "default_acr", f"must be one of {', '.join(ACR_VALUES_SUPPORTED)} (or 'none')"
+        )
+    return value
+
+
+def set_default_acr(db: Session, *, client_id: str, default_acr: str | None) -> Portal:
+    """Set (or clear, with None) the level a portal requires when a request names none."""
+    portal = by_client_id(db, client_id)
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    portal.default_acr = _check_acr(default_acr)
+    db.flush()
+    events.emit("portal.updated", portal_id=portal.id, default_acr=portal.default_acr or "")
+    return portal
 
 
 def rotate_secret(db: Session, *, client_id: str) -> str:

@@ -123,7 +123,7 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     assert "Đà Nẵng" in address
     assert data["street"] in address
     assert page.locator('#claims tr[data-claim="email"]').count() == 0  # not asked for
-    assert claim(page, "acr") == "1"  # signed in with a password (level 1)
+    assert claim(page, "acr") == "urn:vn:idp:loa:1"  # signed in with a password (level 1)
     sub_land = claim(page, "sub")
     assert sub_land
     assert_no_horizontal_scroll(page)  # long claim values wrap inside the portal's table

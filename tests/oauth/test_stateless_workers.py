@@ -117,3 +117,62 @@ def test_every_step_on_alternating_workers(backend, workers):
     assert again.json["error"] == "invalid_grant"
     assert set(balancer.served) == {0, 1}
     assert len(balancer.served) >= 8
+
+
+def _post_form(browser, resp, path, **fields):
+    page = resp.get_data(as_text=True)
+    form = {
+        "csrf_token": CSRF.search(page).group(1),
+        "interaction": INTERACTION.search(page).group(1),
+        **fields,
+    }
+    return browser.post(path, data=form)
+
+
+def test_a_totp_code_is_accepted_once_across_workers(backend, workers, clock):
+    """Level-2 sign-in: the code typed on one worker is refused when replayed on the other."""
+    from idp.assurance import ACR_SECOND_FACTOR
+    from tests.support.totp import enrol
+
+    apps = workers
+    settings = apps[0].extensions["idp.settings"]
+    with Session(backend.engine, expire_on_commit=False) as db:
+        portal, _ = make_portal(db, redirect_uris=["https://portal.example.vn/cb"])
+        citizen = make_citizen(db, settings)
+        db.commit()
+        app, _ = enrol(db, apps[0].extensions["idp.store"], settings, citizen.id, clock)
+    balancer = RoundRobin(apps)
+    code = app.code()
+
+    def level_2_code_page(browser):
+        _, challenge = pkce_pair()
+        resp = browser.get(
+            "/authorize",
+            query_string={
+                "response_type": "code",
+                "client_id": portal.client_id,
+                "redirect_uri": "https://portal.example.vn/cb",
+                "scope": "openid",
+                "acr_values": ACR_SECOND_FACTOR,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+        )
+        page = browser.get(resp.headers["Location"])
+        assert page.request.path == "/signin"
+        after = _post_form(browser, page, "/signin", identifier=citizen.cccd, password=PASSWORD)
+        assert after.status_code == 303
+        code_page = browser.get(after.headers["Location"])
+        assert 'name="code"' in code_page.get_data(as_text=True)
+        return code_page
+
+    first = Client(balancer)
+    accepted = _post_form(first, level_2_code_page(first), "/signin", code=code)
+    assert accepted.status_code == 303
+    served_first = balancer.served[-1]
+    second = Client(balancer)
+    page = level_2_code_page(second)
+    balancer._next = itertools.cycle([1 - served_first, served_first])  # the other worker
+    replayed = _post_form(second, page, "/signin", code=code)
+    assert balancer.served[-1] != served_first
+    assert replayed.status_code == 401
