@@ -21,7 +21,7 @@ from tests.browser.helpers import (
     assert_no_horizontal_scroll,
     claim,
     path_of,
-    sign_in_through_form,
+    sign_in,
     wait_for_consent,
 )
 from tests.support.totp import Authenticator, enrol
@@ -50,7 +50,7 @@ def test_totp_enrolment_level_2_sign_in_and_a_recovery_code(browsing, live, tax,
 
     # Enrol from the account page: a QR code drawn as SVG, the key in groups of four.
     page.goto(live.url + "/signin")
-    sign_in_through_form(page, citizen)
+    sign_in(page, citizen)
     page.click("#link-second-factor")
     qr = page.locator("#qr svg")
     expect(qr).to_be_visible()
@@ -79,7 +79,7 @@ def test_totp_enrolment_level_2_sign_in_and_a_recovery_code(browsing, live, tax,
     other = browsing.new_page(viewport={"width": 1280, "height": 900})
     level_2_login(other, tax)
     expect(other.locator("#password")).to_be_visible()
-    sign_in_through_form(other, citizen)
+    sign_in(other, citizen)
     expect(other.locator("#code")).to_be_visible()
     assert path_of(other.url) == "/signin"
     assert other.locator("#password").count() == 0
@@ -97,7 +97,7 @@ def test_totp_enrolment_level_2_sign_in_and_a_recovery_code(browsing, live, tax,
     for attempt in range(2):
         third = browsing.new_page(viewport={"width": 1280, "height": 900})
         level_2_login(third, tax)
-        sign_in_through_form(third, citizen)
+        sign_in(third, citizen)
         expect(third.locator("#code")).to_be_visible()
         type_code(third, codes[0].lower())  # typed loosely: lower case
         if attempt == 0:
@@ -126,7 +126,7 @@ def test_step_up_asks_only_for_the_code(page, live, tax, clock, artifacts):
     # A level-1 session: signed in at the portal with the password only.
     page.goto(tax.url + "/")
     page.click("#login")
-    sign_in_through_form(page, citizen)
+    sign_in(page, citizen)
     wait_for_consent(page)
     agree_to_all(page)
     page.click("#approve")

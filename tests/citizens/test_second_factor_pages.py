@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from idp.citizens import factors
-from tests.badinput.conftest import sign_in
-from tests.consent.conftest import new_citizen
-from tests.consent.helpers import body, csrf_of
+from tests.consent.helpers import body
+from tests.support.factories import new_citizen
+from tests.support.forms import csrf_token
 from tests.support.totp import Authenticator, enrol
+from tests.support.useragent import sign_in
 
 
 @pytest.fixture
@@ -67,13 +68,15 @@ def test_enrolment_through_the_pages(client, db, signed_in, clock):
     wrong = f"{(int(app.code()) + 1) % 10**6:06d}"
     for bad in (wrong, "", "abc", "9" * 70):
         resp = client.post(
-            "/account/second-factor/confirm", data={"csrf_token": csrf_of(page), "code": bad}
+            "/account/second-factor/confirm",
+            data={"csrf_token": csrf_token(body(page)), "code": bad},
         )
         assert resp.status_code == 400
         assert 'id="code-error"' in body(resp)
         assert _rows(db, signed_in.id) == (0, 0)
     done = client.post(
-        "/account/second-factor/confirm", data={"csrf_token": csrf_of(page), "code": app.code()}
+        "/account/second-factor/confirm",
+        data={"csrf_token": csrf_token(body(page)), "code": app.code()},
     )
     assert done.status_code == 200
     assert len(_codes(body(done))) == 10
@@ -98,14 +101,14 @@ def test_regenerating_codes_needs_a_current_code(client, db, store, settings, si
     for bad in ("", "000000", old[0] + "X"):
         resp = client.post(
             "/account/second-factor/recovery-codes",
-            data={"csrf_token": csrf_of(page), "code": bad},
+            data={"csrf_token": csrf_token(body(page)), "code": bad},
         )
         assert resp.status_code == 400
     assert factors.use_recovery_code(db, citizen_id=signed_in.id, code=old[1]) == 9
     clock.advance()
     resp = client.post(
         "/account/second-factor/recovery-codes",
-        data={"csrf_token": csrf_of(page), "code": app.code()},
+        data={"csrf_token": csrf_token(body(page)), "code": app.code()},
     )
     assert resp.status_code == 200
     new = _codes(body(resp))
@@ -118,20 +121,23 @@ def test_removing_the_factor_needs_a_current_code(client, db, store, settings, s
     app, codes = enrol(db, store, settings, signed_in.id, clock)
     page = client.get("/account/second-factor")
     resp = client.post(
-        "/account/second-factor/remove", data={"csrf_token": csrf_of(page), "code": "123456"}
+        "/account/second-factor/remove",
+        data={"csrf_token": csrf_token(body(page)), "code": "123456"},
     )
     assert resp.status_code == 400
     assert factors.has_factor(db, signed_in.id)
     # The code used at enrolment is spent: it does not remove the factor either.
     clock.now -= 30
     replay = client.post(
-        "/account/second-factor/remove", data={"csrf_token": csrf_of(page), "code": app.code()}
+        "/account/second-factor/remove",
+        data={"csrf_token": csrf_token(body(page)), "code": app.code()},
     )
     assert replay.status_code == 400
     assert factors.has_factor(db, signed_in.id)
     # A recovery code is a way in when the phone is lost.
     resp = client.post(
-        "/account/second-factor/remove", data={"csrf_token": csrf_of(page), "code": codes[0]}
+        "/account/second-factor/remove",
+        data={"csrf_token": csrf_token(body(page)), "code": codes[0]},
     )
     assert resp.status_code == 200
     assert 'id="account-notice"' in body(resp)

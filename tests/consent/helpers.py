@@ -125,6 +125,7 @@ class Browser:
         decision: str = "approve",
         untick: Any = frozenset(),
         as_is: bool = False,
+        code: Any = None,
         **params: Any,
     ) -> Outcome:
         """Run an authorization to the portal's redirect; consent when asked: tick every
@@ -137,6 +138,7 @@ class Browser:
             consent=decision,
             untick=frozenset(untick),
             as_is=as_is,
+            code=code,
         )
         assert outcome.location.startswith(portal.redirect_uri), outcome.location
         return replace(outcome, verifier=verifier, nonce=nonce)

@@ -16,15 +16,13 @@ from idp.assurance import ACR_SECOND_FACTOR as L2
 from idp.citizens import factors, service
 from idp.citizens.sso import SSO_COOKIE
 from idp.portals import service as portals
-from tests.consent.helpers import Browser, Outcome, body, csrf_of, new_citizen, new_portal
+from tests.consent.helpers import Browser, body
+from tests.support.factories import new_citizen, new_portal
+from tests.support.forms import continue_link, hidden_fields
 from tests.support.totp import Authenticator, enrol
+from tests.support.useragent import Outcome
 
-_INTERACTION = re.compile(r'name="interaction" value="([^"]+)"')
-
-
-def continue_href(html: str) -> str:
-    """Return the target of a page's "continue" link."""
-    return re.search(r'id="continue" href="([^"]+)"', html)[1].replace("&amp;", "&")
+_PAGE_KIND = {"/signin": "signin:password", "/signin:code": "signin:code"}
 
 
 class CodeBrowser(Browser):
@@ -33,57 +31,42 @@ class CodeBrowser(Browser):
     def __init__(self, client: Any, citizen: Any, app: Authenticator | None = None):
         super().__init__(client, citizen)
         self.app = app
-        self.pages: list[str] = []  # the provider's pages, as "path:kind"
+        self.pages: list[str] = []  # the provider's sign-in pages, as "signin:kind"
         self.recovery_code: str | None = None
-        self.left_page: str | None = None
 
-    def follow(self, resp: Any, portal: Any) -> Any:
-        for _ in range(12):
-            if resp.status_code in (302, 303):
-                loc = resp.headers["Location"]
-                if loc.startswith(portal.redirect_uri):
-                    return resp
-                resp = self.client.get(loc)
-                continue
-            html = body(resp)
-            if resp.request.path == "/signin" and 'name="code"' in html:
-                self.pages.append("signin:code")
-                assert 'name="password"' not in html
-                resp = self.client.post("/signin", data=self._code_form(resp))
-                if resp.status_code == 200 and 'id="codes-left"' in body(resp):
-                    self.left_page = body(resp)
-                    resp = self.client.get(
-                        re.search(r'id="continue" href="([^"]+)"', body(resp))[1]
-                    )
-                continue
-            if resp.request.path == "/signin":
-                self.pages.append("signin:password")
-                resp = self.client.post(
-                    "/signin",
-                    data={
-                        "csrf_token": csrf_of(resp),
-                        "identifier": self.citizen.identifier,
-                        "password": self.citizen.password,
-                        "interaction": _INTERACTION.search(html)[1],
-                    },
-                )
-                assert resp.status_code == 303, resp.status_code
-                continue
-            return resp
-        raise AssertionError("too many steps")
+    @property
+    def left_page(self) -> str | None:
+        """The page that told how many recovery codes are left, if one was shown."""
+        return self.ua.notices[-1] if self.ua.notices else None
 
-    def _code_form(self, page: Any) -> dict[str, str]:
+    def next_code(self) -> str:
+        """Return what the citizen types on the code page: a recovery code, or the app's."""
         if self.recovery_code is not None:
             code, self.recovery_code = self.recovery_code, None
-        else:
-            assert self.app is not None, "code asked but the citizen has no app"
-            self.app.clock.advance()  # a new step: the app shows a new code
-            code = self.app.code()
-        return {
-            "csrf_token": csrf_of(page),
-            "interaction": _INTERACTION.search(body(page))[1],
-            "code": code,
-        }
+            return code
+        assert self.app is not None, "code asked but the citizen has no app"
+        self.app.clock.advance()  # a new step: the app shows a new code
+        return self.app.code()
+
+    def _record(self, shown: list[str]) -> None:
+        self.pages.extend(_PAGE_KIND[p] for p in shown if p in _PAGE_KIND)
+
+    def follow(self, resp: Any, portal: Any) -> Any:
+        shown: list[str] = []
+        out = self.ua.follow(
+            resp,
+            identifier=self.citizen.identifier,
+            password=self.citizen.password,
+            code=self.next_code,
+            pages=shown,
+        )
+        self._record(shown)
+        return out
+
+    def authorize(self, portal: Any, **kw: Any) -> Outcome:
+        outcome = super().authorize(portal, code=self.next_code, **kw)
+        self._record(outcome.pages)
+        return outcome
 
 
 @pytest.fixture
@@ -167,7 +150,7 @@ def test_step_up_refuses_a_wrong_or_replayed_code(browser, portal, app_, client,
     resp, _, _ = browser.start(portal, acr_values=L2)
     page = client.get(resp.headers["Location"])
     assert 'name="code"' in body(page)
-    form = {"csrf_token": csrf_of(page), "interaction": _INTERACTION.search(body(page))[1]}
+    form = hidden_fields(body(page))
     app_.clock.advance()
     good = app_.code()
     wrong = f"{(int(good) + 1) % 10**6:06d}"
@@ -187,8 +170,7 @@ def test_step_up_refuses_a_wrong_or_replayed_code(browser, portal, app_, client,
     after = client.post(
         "/signin",
         data={
-            "csrf_token": csrf_of(page),
-            "interaction": _INTERACTION.search(body(page))[1],
+            **hidden_fields(body(page)),
             "identifier": browser.citizen.identifier,
             "password": browser.citizen.password,
         },
@@ -196,11 +178,7 @@ def test_step_up_refuses_a_wrong_or_replayed_code(browser, portal, app_, client,
     code_page = client.get(after.headers["Location"])
     replay = client.post(
         "/signin",
-        data={
-            "csrf_token": csrf_of(code_page),
-            "interaction": _INTERACTION.search(body(code_page))[1],
-            "code": good,
-        },
+        data={**hidden_fields(body(code_page)), "code": good},
     )
     assert replay.status_code == 401
 
@@ -252,20 +230,18 @@ def test_essential_acr_without_a_factor_leads_to_enrolment(browser, portal, clie
     app = Authenticator(key, clock)
     done = client.post(
         "/account/second-factor/confirm",
-        data={
-            "csrf_token": csrf_of(page),
-            "interaction": _INTERACTION.search(html)[1],
-            "code": app.code(),
-        },
+        data={**hidden_fields(html), "code": app.code()},
     )
     assert done.status_code == 200
     assert len(re.findall(r"<li><code>", body(done))) == 10
-    resume = client.get(continue_href(body(done)))
+    resume = client.get(continue_link(body(done)))
     final = browser.follow(resume, portal)
     if final.request.path == "/consent":
-        final = browser.follow(browser.submit_consent(final), portal)
+        final = browser.follow(browser.ua.submit_consent(final), portal)
     query = {k: v[0] for k, v in parse_qs(urlsplit(final.headers["Location"]).query).items()}
-    token = browser.token(portal, Outcome(query, verifier, nonce))
+    token = browser.token(
+        portal, Outcome(final.headers["Location"], query, verifier=verifier, nonce=nonce)
+    )
     id_claims = browser.id_token(portal, token, nonce)
     assert (id_claims["acr"], id_claims["amr"]) == (L2, ["pwd", "otp"])
 

@@ -20,7 +20,8 @@ from idp import create_app
 from idp.db import make_engine
 from tests.conftest import base_settings
 from tests.support.factories import PASSWORD, make_citizen, make_portal
-from tests.support.useragent import UserAgent, auth_request
+from tests.support.forms import hidden_fields
+from tests.support.useragent import UserAgent, auth_request, pkce_pair
 
 
 class RoundRobin:
@@ -120,13 +121,7 @@ def test_every_step_on_alternating_workers(backend, workers):
 
 
 def _post_form(browser, resp, path, **fields):
-    page = resp.get_data(as_text=True)
-    form = {
-        "csrf_token": CSRF.search(page).group(1),
-        "interaction": INTERACTION.search(page).group(1),
-        **fields,
-    }
-    return browser.post(path, data=form)
+    return browser.post(path, data={**hidden_fields(resp.get_data(as_text=True)), **fields})
 
 
 def test_a_totp_code_is_accepted_once_across_workers(backend, workers, clock):

@@ -68,6 +68,13 @@ def shown_claims(html: str) -> list[str]:
     return [value for value, _ in _CHECKBOX.findall(html)]
 
 
+def continue_link(html: str) -> str:
+    """Return the target of a page's "continue" link."""
+    match = re.search(r'id="continue" href="([^"]+)"', html)
+    assert match, "no continue link on the page"
+    return match.group(1).replace("&amp;", "&")
+
+
 def withdraw_grant_id(html: str, client_id: str) -> str:
     """Return the grant id of a portal's withdraw form on the connected-portals page."""
     section = html.split(f'data-client-id="{client_id}"', 1)[1]

@@ -21,6 +21,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from tests.support.forms import (
     as_is_claims,
     checked_claims,
+    continue_link,
     csrf_token,
     hidden_fields,
     interaction_id,
@@ -133,6 +134,7 @@ class UserAgent:
     def __init__(self, issuer: str | None = None, *, transport: Any = None):
         self.transport = transport if transport is not None else HttpTransport(str(issuer))
         self.consent_pages: list[str] = []  # every consent page shown, in order
+        self.notices: list[str] = []  # pages shown between steps (e.g. recovery codes left)
 
     @classmethod
     def over(cls, client: Any, issuer: str | None = None) -> UserAgent:
@@ -218,12 +220,15 @@ class UserAgent:
         identifier: str | None = None,
         password: str | None = None,
         on_consent: Callable[[Any], Any] | None = None,
+        code: Callable[[], str] | None = None,
         pages: list[str] | None = None,
         max_steps: int = 12,
     ) -> Any:
         """Follow the provider's redirects, signing in when /signin shows (given
-        credentials) and calling ``on_consent`` when /consent shows (if given); return
-        the first other page, or the redirect that leaves the provider."""
+        credentials; ``code`` answers a second-factor page) and calling ``on_consent``
+        when /consent shows (if given); return the first other page, or the redirect
+        that leaves the provider. ``pages`` collects ``/signin``, ``/signin:code`` and
+        ``/consent`` as they are answered."""
         shown = pages if pages is not None else []
         for _ in range(max_steps):
             if resp.status_code in REDIRECTS:
@@ -233,6 +238,16 @@ class UserAgent:
                 resp = self.get(location)
                 continue
             path = self.path(resp)
+            if path == "/signin" and code is not None and 'name="code"' in self.text(resp):
+                # A second-factor step never asks for the password again.
+                assert 'name="password"' not in self.text(resp)
+                shown.append("/signin:code")
+                resp = self.post_form(resp, "/signin", code=code())
+                notice = self.text(resp) if resp.status_code == 200 else ""
+                if 'id="continue"' in notice:
+                    self.notices.append(notice)
+                    resp = self.get(continue_link(notice))
+                continue
             if path == "/signin" and resp.status_code in (200, 401) and identifier is not None:
                 shown.append(path)
                 resp = self._submit_sign_in(resp, identifier, password)
@@ -255,6 +270,7 @@ class UserAgent:
         consent: str | None = "approve",
         untick: set[str] | frozenset[str] = frozenset(),
         as_is: bool = False,
+        code: Callable[[], str] | None = None,
         max_steps: int = 12,
     ) -> Outcome:
         """Run an authorization request to its end; sign in and consent when asked.
@@ -283,6 +299,7 @@ class UserAgent:
             identifier=identifier,
             password=password,
             on_consent=decide if consent is not None else None,
+            code=code,
             pages=pages,
             max_steps=max_steps,
         )
