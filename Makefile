@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export IDP_DATA_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test install install-test lint format clean
+.PHONY: run test mutants install install-test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,20 @@ test: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+## make mutants: mutation testing of the service code with mutmut (the modules and the
+## pytest options: [tool.mutmut] in pyproject.toml), embedded backend only, at low priority.
+## By default the authorization and consent policy, the interaction state machine, token
+## validation and revocation (about half an hour on two cores, figures in docs/testing.md);
+## MUTANTS='idp.oauth.grants.*' for other globs of mutant names, MUTANTS= for every mutant
+## of the modules (many hours). Then: $(BIN)/mutmut results, $(BIN)/mutmut show NAME;
+## `rm -rf mutants` starts afresh (see docs/testing.md).
+MUTANTS ?= 'idp.oauth.policy.*' 'idp.consent.policy.*' 'idp.interaction.*' \
+	'idp.oauth.validation.*' 'idp.tokens.service.*'
+mutants: install-test
+	IDP_TEST_BACKENDS=embedded nice -n 10 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut export-cicd-stats
+	@$(BIN)/mutmut results --all true | sed 's/.*: //' | sort | uniq -c
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,4 +61,4 @@ format: install-test
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) instance test-artifacts .pytest_cache
+	rm -rf $(VENV) instance test-artifacts .pytest_cache mutants
