@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from idp import events
 from idp.db import utcnow
 from idp.hashing import digest
+from idp.portals.models import Portal
 from idp.tokens.models import Token
 
 
@@ -123,17 +124,8 @@ def revoke_grant(db: Session, grant_id: str, reason: str) -> int:
     return count
 
 
-def revoke_portal(db: Session, portal_id: str, reason: str) -> int:
-    """Revoke every token of one portal."""
-    count = _revoke(db, Token.portal_id == portal_id, reason)
-    events.emit("token.portal_revoked", portal_id=portal_id, reason=reason, count=count)
-    return count
-
-
 def tokens_of_citizen(db: Session, citizen_id: str) -> list[dict[str, Any]]:
     """Describe the citizen's tokens for their data export (never the tokens themselves)."""
-    from idp.portals.models import Portal
-
     rows = db.execute(
         select(Token, Portal.client_id, Portal.name)
         .join(Portal, Portal.id == Token.portal_id)
