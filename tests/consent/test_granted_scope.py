@@ -10,6 +10,8 @@ import pytest
 
 from idp.consent import grants as consent_grants
 from idp.consent import notices, releases
+from idp.consent.policy import granted_scope
+from idp.portals.service import get_portal
 from tests.consent.helpers import Browser, body, personal, purposes
 from tests.support.factories import new_citizen, new_portal
 
@@ -25,6 +27,10 @@ def citizen(db, settings):
 @pytest.fixture
 def browser(client, citizen):
     return Browser(client, citizen)
+
+
+def portal_row(db, portal):
+    return get_portal(db, portal.id)
 
 
 def _scope(value: str) -> set[str]:
@@ -83,6 +89,27 @@ def test_withdrawal_narrows_introspection_and_refresh(db, browser):
     again = browser.refresh(portal, new["refresh_token"])
     assert again.status_code == 200, body(again)
     assert _scope(again.get_json()["scope"]) == live
+
+
+def test_a_withdrawn_grant_grants_no_scope_at_all(db, browser):
+    # Callers check the grant first; the policy must still grant nothing on its own.
+    portal = new_portal(db, purposes=purposes(PROFILE))
+    browser.authorize(portal, scope=ALL, prompt="consent")
+    grant = consent_grants.live_grant(db, citizen_id=browser.citizen.id, portal_id=portal.id)
+    assert granted_scope(
+        db, portal=portal_row(db, portal), grant_id=grant.id, requested=ALL.split()
+    )
+    assert consent_grants.withdraw(db, grant_id=grant.id) is not None
+    assert (
+        granted_scope(db, portal=portal_row(db, portal), grant_id=grant.id, requested=ALL.split())
+        == []
+    )
+    assert (
+        granted_scope(
+            db, portal=portal_row(db, portal), grant_id="no-such-grant", requested=["openid"]
+        )
+        == []
+    )
 
 
 def _change_purpose(db, portal, items, item: str) -> None:
