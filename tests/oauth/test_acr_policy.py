@@ -107,3 +107,10 @@ def test_the_reported_acr_is_one_of_the_essential_values() -> None:
     assert reported_acr(ask(claims=essential(L1, L2)), 2) == L2
     assert reported_acr(ask(), 2) == L2
     assert reported_acr(ask(acr_values=L1), 2) == L2  # the level achieved
+
+
+def test_a_value_above_the_session_level_is_never_reported() -> None:
+    # Of the essential values, only those the session meets can be reported.
+    assert reported_acr(ask(claims=essential(L1, L2)), 1) == L1
+    assert reported_acr(ask(claims=essential(L2, L1)), 1) == L1
+    assert reported_acr(ask(claims=essential(L2)), 1) == L1  # not met: the level achieved
