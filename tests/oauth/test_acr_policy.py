@@ -114,3 +114,11 @@ def test_a_value_above_the_session_level_is_never_reported() -> None:
     assert reported_acr(ask(claims=essential(L1, L2)), 1) == L1
     assert reported_acr(ask(claims=essential(L2, L1)), 1) == L1
     assert reported_acr(ask(claims=essential(L2)), 1) == L1  # not met: the level achieved
+
+
+def test_the_registered_default_level_applies_when_the_request_names_none() -> None:
+    assert ask(default_acr=L2).acr_level == 2
+    assert ask(default_acr=L1).acr_level == 1
+    assert ask(default_acr=L2).acr_essential is True
+    unknown = ask(default_acr="urn:unknown")
+    assert (unknown.acr_level, unknown.acr_essential) == (0, False)

@@ -104,3 +104,27 @@ def test_parse_keeps_what_the_policy_needs() -> None:
     assert parsed.max_age == 30
     assert parsed.claims_request == {"userinfo": {"cccd": False}}
     assert parsed.id_token_hint is None
+
+
+def test_parse_keeps_the_hint_and_nothing_invented() -> None:
+    assert ask(id_token_hint="a.b.c").id_token_hint == "a.b.c"
+    assert ask(id_token_hint="").id_token_hint is None
+    assert ask().prompts == frozenset()
+    assert ask(max_age="1234567890").max_age == 1234567890  # ten digits are fine
+
+
+def test_malformed_parameters_say_what_is_wrong() -> None:
+    with pytest.raises(InvalidRequestError) as bad_age:
+        ask(max_age="soon")
+    assert bad_age.value.description == "Invalid 'max_age'."
+    with pytest.raises(InvalidRequestError) as bad_claims:
+        ask(claims="[]")
+    assert bad_claims.value.description == "'claims' must be a JSON object"
+
+
+def test_refusals_name_their_checks() -> None:
+    assert decide(ask(), None, None, now=NOW, denied=True).checks == ()
+    silent = decide(ask(prompt="none"), None, None, now=NOW)
+    assert silent.checks == ("login_required",)
+    consent = decide(ask(prompt="none"), session(), ("notice_changed",), now=NOW)
+    assert consent.checks == ("notice_changed",)
