@@ -87,6 +87,7 @@ def test_prompt_none_refuses_what_needs_a_page() -> None:
     assert (step_up.outcome, step_up.error) == (policy.REFUSE, "login_required")
     enrol = decide(ask(claims=essential(L2), prompt="none"), session(1, factor=False), (), now=NOW)
     assert (enrol.outcome, enrol.error) == (policy.REFUSE, "interaction_required")
+    assert enrol.checks == ("second_factor_missing",)
 
 
 def test_prompt_login_asks_the_password_before_enrolling() -> None:
