@@ -60,6 +60,20 @@ class Settings:
     totp_issuer: str = ""
     #: IDP_TRUST_PROXY — number of proxies whose X-Forwarded-* headers are trusted.
     trust_proxy: int = 0
+    #: IDP_OUTBOX_DIR — file outbox for email and SMS that no server takes (default: the
+    #: ``outbox`` folder of the data folder): one .eml / .json file per message.
+    outbox_dir: Path | None = None
+    #: IDP_MAIL_FROM — the From address of email to citizens.
+    mail_from: str = ""
+    #: IDP_SMTP_HOST, IDP_SMTP_PORT, IDP_SMTP_USERNAME, IDP_SMTP_PASSWORD, IDP_SMTP_STARTTLS —
+    #: unset host: email goes to the file outbox.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    #: IDP_SMS_URL — HTTP gateway taking ``{"to", "text"}`` as JSON; unset: the file outbox.
+    sms_url: str = ""
     #: Development defaults that were used (each logged once as a warning).
     embedded_defaults: tuple[str, ...] = field(default=(), compare=False)
 
@@ -82,6 +96,13 @@ class Settings:
             kw["issuer"] = env["IDP_ISSUER"]
         if "IDP_DATA_DIR" in env:
             kw["data_dir"] = Path(env["IDP_DATA_DIR"])
+        if env.get("IDP_OUTBOX_DIR"):
+            kw["outbox_dir"] = Path(env["IDP_OUTBOX_DIR"])
+        if "IDP_SMTP_STARTTLS" in env:
+            flag = env["IDP_SMTP_STARTTLS"].strip().lower()
+            if flag not in ("0", "1", "true", "false", "yes", "no"):
+                raise SettingsError("IDP_SMTP_STARTTLS must be 1/0, true/false or yes/no")
+            kw["smtp_starttls"] = flag in ("1", "true", "yes")
         for key, name in (
             ("IDP_DATABASE_URL", "database_url"),
             ("IDP_REDIS_URL", "redis_url"),
@@ -89,6 +110,11 @@ class Settings:
             ("IDP_SECRET_KEY", "secret_key"),
             ("IDP_PAIRWISE_SALT", "pairwise_salt"),
             ("IDP_TOTP_ISSUER", "totp_issuer"),
+            ("IDP_MAIL_FROM", "mail_from"),
+            ("IDP_SMTP_HOST", "smtp_host"),
+            ("IDP_SMTP_USERNAME", "smtp_username"),
+            ("IDP_SMTP_PASSWORD", "smtp_password"),
+            ("IDP_SMS_URL", "sms_url"),
         ):
             if env.get(key):
                 kw[name] = env[key]
@@ -102,6 +128,7 @@ class Settings:
             ("IDP_SESSION_TTL", "session_ttl"),
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
+            ("IDP_SMTP_PORT", "smtp_port"),
         ):
             if key in env:
                 try:
@@ -131,6 +158,7 @@ class Settings:
             ("session_ttl", 1),
             ("set_password_ttl", 1),
             ("trust_proxy", 0),
+            ("smtp_port", 1),
         ):
             if getattr(self, name) < low:
                 raise SettingsError(f"IDP_{name.upper()} must be at least {low}")
@@ -143,6 +171,16 @@ class Settings:
             raise SettingsError("IDP_TOTP_ISSUER must be at most 64 characters, without ':'")
         data_dir = Path(self.data_dir).expanduser().resolve()
         changes["data_dir"] = data_dir
+        if not self.mail_from:
+            changes["mail_from"] = f"no-reply@{parts.hostname or 'localhost'}"
+        elif "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
+            raise SettingsError("IDP_MAIL_FROM must be an email address")
+        if self.outbox_dir is None:
+            changes["outbox_dir"] = data_dir / "outbox"
+        else:
+            changes["outbox_dir"] = Path(self.outbox_dir).expanduser().resolve()
+        if not self.smtp_host or not self.sms_url:
+            used.append("IDP_SMTP_HOST / IDP_SMS_URL (messages written to the file outbox)")
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{data_dir / 'idp.sqlite3'}"
             used.append("IDP_DATABASE_URL (SQLite file in the data folder)")

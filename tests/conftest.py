@@ -199,6 +199,14 @@ def app_ctx(app: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
+def inbox(settings: Settings) -> Any:
+    """What the provider sent to citizens (its file outbox), see tests/support/inbox.py."""
+    from tests.support.inbox import Inbox
+
+    return Inbox(settings)
+
+
+@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
     """A fixed clock for TOTP checks (``tests.support.totp.Clock``), moved by hand."""
     from idp.citizens import factors

@@ -36,8 +36,15 @@ def test_values_from_environment(tmp_path):
             "IDP_ARGON2_MEMORY_KIB": "65536",
             "IDP_ARGON2_PARALLELISM": "2",
             "IDP_LANGUAGES": "en,vi",
+            "IDP_SMTP_HOST": "mail.danang.gov.vn",
+            "IDP_SMTP_PORT": "2525",
+            "IDP_SMTP_STARTTLS": "no",
+            "IDP_MAIL_FROM": "khong-tra-loi@danang.gov.vn",
+            "IDP_SMS_URL": "https://sms.danang.gov.vn/send",
         }
     )
+    assert (s.smtp_host, s.smtp_port, s.smtp_starttls) == ("mail.danang.gov.vn", 2525, False)
+    assert s.mail_from == "khong-tra-loi@danang.gov.vn"
     assert s.issuer == "https://id.danang.gov.vn"
     assert s.secure_cookies is True
     assert (s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism) == (3, 65536, 2)

@@ -32,6 +32,9 @@ class Citizen(Base):
     street: Mapped[str] = mapped_column(String(200))
     # argon2id PHC string; empty until the citizen sets a password (desk registration).
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # The language messages to the citizen are written in (vi, en); the page language
+    # at registration, then at each sign-in.
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -42,7 +45,12 @@ class Citizen(Base):
 
 
 class PasswordLink(Base):
-    """A single-use "choose your password" link (desk registration), stored hashed."""
+    """A single-use "choose your password" link, stored hashed.
+
+    ``purpose``: ``set`` (desk registration), ``reset`` (forgot password, sent to a
+    verified contact), ``desk_reset`` (printed at a one-stop desk for a citizen who lost
+    both the password and the second factor).
+    """
 
     __tablename__ = "password_links"
 
@@ -50,6 +58,7 @@ class PasswordLink(Base):
     citizen_id: Mapped[str] = mapped_column(
         ForeignKey("citizens.id", ondelete="CASCADE"), index=True
     )
+    purpose: Mapped[str] = mapped_column(String(16), default="set", server_default="set")
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -83,3 +92,19 @@ class RecoveryCode(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class KnownBrowser(Base):
+    """A browser a citizen signed in from (a random cookie value, stored as its digest).
+
+    A sign-in from a browser not on this list sends the citizen a notice.
+    """
+
+    __tablename__ = "known_browsers"
+
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
+    )
+    browser_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -349,10 +349,17 @@ def start_session(
     if replaces:
         end_session(store, replaces)
     sid = secrets.token_urlsafe(32)
-    session = SignInSession(sid, citizen_id, int(time.time()), tuple(amr), acr)
+    now = time.time()
+    session = SignInSession(sid, citizen_id, int(now), tuple(amr), acr)
     store.put(
         _session_key(sid),
-        {"citizen_id": citizen_id, "auth_time": session.auth_time, "amr": list(amr), "acr": acr},
+        {
+            "citizen_id": citizen_id,
+            "auth_time": session.auth_time,
+            "amr": list(amr),
+            "acr": acr,
+            "started": now,
+        },
         ttl,
     )
     events.emit("session.started", citizen_id=citizen_id)
@@ -366,6 +373,11 @@ def load_session(store: Store, sid: str | None) -> SignInSession | None:
     data = store.get(_session_key(sid))
     if not data:
         return None
+    cut = store.get(_cutoff_key(data["citizen_id"]))
+    if cut and float(data.get("started", 0)) <= float(cut["t"]):
+        # Ended by end_all_sessions (password changed or reset, "this was not me").
+        store.delete(_session_key(sid))
+        return None
     return SignInSession(
         sid, data["citizen_id"], int(data["auth_time"]), tuple(data["amr"]), data["acr"]
     )
@@ -375,6 +387,23 @@ def end_session(store: Store, sid: str | None) -> None:
     """End a session."""
     if _valid_sid(sid):
         store.delete(_session_key(sid))
+
+
+def _cutoff_key(citizen_id: str) -> str:
+    return f"sso-cutoff:{citizen_id}"
+
+
+def end_all_sessions(store: Store, *, citizen_id: str, ttl: int) -> None:
+    """End every session of the citizen started until now, on every browser and worker.
+
+    Sessions are not indexed by citizen: a cut-off time is kept instead (for ``ttl``, the
+    session lifetime, after which the sessions it ends have expired anyway), and
+    ``load_session`` refuses a session started at or before it. A session started
+    afterwards (the one the caller starts next) is live. Workers' clocks must agree
+    within the time between two such actions (NTP).
+    """
+    store.put(_cutoff_key(citizen_id), {"t": time.time()}, ttl)
+    events.emit("session.ended_all", citizen_id=citizen_id)
 
 
 # -- the right of access and erasure ------------------------------------------------

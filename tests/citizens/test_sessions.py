@@ -128,3 +128,18 @@ def test_store_keeps_only_a_digest_of_the_session_id(client, store, citizen):
     assert session is not None
     assert session.citizen_id == citizen.id
     assert client.get("/account").status_code == 200
+
+
+def test_ending_all_sessions_ends_every_browser_but_not_later_sessions(
+    store: Any, citizen: CitizenInfo, other: CitizenInfo
+) -> None:
+    a = service.start_session(store, citizen_id=citizen.id, amr=("pwd",), acr="1", ttl=600)
+    b = service.start_session(store, citizen_id=citizen.id, amr=("pwd",), acr="1", ttl=600)
+    theirs = service.start_session(store, citizen_id=other.id, amr=("pwd",), acr="1", ttl=600)
+    service.end_all_sessions(store, citizen_id=citizen.id, ttl=600)
+    assert service.load_session(store, a.sid) is None
+    assert service.load_session(store, b.sid) is None
+    # Another citizen's session is untouched; a session started afterwards is live.
+    assert service.load_session(store, theirs.sid) == theirs
+    after = service.start_session(store, citizen_id=citizen.id, amr=("pwd",), acr="1", ttl=600)
+    assert service.load_session(store, after.sid) == after

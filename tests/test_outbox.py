@@ -1,0 +1,68 @@
+"""The outbox: messages to citizens written as files, delivery failures contained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from idp.config import Settings
+from idp.outbox import EMAIL, SMS, FileOutbox, Message, Outbox, read_outbox
+from idp.runtime import make_outbox
+
+
+def _msg(channel: str, to: str) -> Message:
+    return Message(channel, to, "Chủ đề", "Xin chào Nguyễn Văn An\n", "test_kind", "vi")
+
+
+def test_file_outbox_writes_one_file_per_message_and_reads_them_back(tmp_path: Path) -> None:
+    box = FileOutbox(tmp_path / "out", "no-reply@idp.example")
+    box.send(_msg(EMAIL, "an@example.vn"))
+    box.send(_msg(SMS, "+84912345678"))
+    names = sorted(p.suffix for p in (tmp_path / "out").iterdir())
+    assert names == [".eml", ".json"]
+    mail, sms = read_outbox(tmp_path / "out")
+    assert (mail.channel, mail.to, mail.subject, mail.kind, mail.language) == (
+        EMAIL,
+        "an@example.vn",
+        "Chủ đề",
+        "test_kind",
+        "vi",
+    )
+    assert mail.body == "Xin chào Nguyễn Văn An\n"
+    assert (sms.channel, sms.to, sms.body) == (SMS, "+84912345678", "Xin chào Nguyễn Văn An\n")
+
+
+class _Broken:
+    def send(self, message: Message) -> None:
+        raise ConnectionRefusedError("no server")
+
+
+def test_a_failed_delivery_is_logged_without_recipient_or_text(caplog) -> None:
+    box = Outbox(_Broken(), _Broken())
+    with caplog.at_level("INFO"):
+        assert box.send(_msg(EMAIL, "an@example.vn")) is False
+    assert "test_kind" in caplog.text
+    assert "an@example.vn" not in caplog.text
+    assert "Nguyễn" not in caplog.text
+
+
+def test_settings_choose_the_senders(tmp_path: Path) -> None:
+    files = make_outbox(Settings(data_dir=tmp_path).resolved())
+    assert isinstance(files.email, FileOutbox)
+    assert files.email.folder == tmp_path / "outbox"
+    real = make_outbox(
+        Settings(
+            data_dir=tmp_path, smtp_host="mail.example", sms_url="https://sms.example"
+        ).resolved()
+    )
+    assert type(real.email).__name__ == "SmtpSender"
+    assert type(real.sms).__name__ == "SmsGateway"
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_bad_starttls_flag_stops_start_up(value: str, tmp_path: Path) -> None:
+    from idp.config import SettingsError
+
+    with pytest.raises(SettingsError, match="IDP_SMTP_STARTTLS"):
+        Settings.from_env({"IDP_SMTP_STARTTLS": value, "IDP_DATA_DIR": str(tmp_path)})
