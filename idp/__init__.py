@@ -23,6 +23,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from idp.consent.views import bp as consent_bp
     from idp.oauth.server import build_server
     from idp.oauth.views import bp as oauth_bp
+    from idp.ratelimit import Limiter
     from idp.runtime import make_outbox
     from idp.store import make_store
 
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["idp.settings"] = settings
     app.extensions["idp.store"] = overrides.get("store") or make_store(
         settings.redis_url, settings.redis_prefix
+    )
+    app.extensions["idp.limiter"] = overrides.get("limiter") or Limiter(
+        settings.redis_url, settings.redis_prefix, dict(settings.limits)
     )
     app.extensions["idp.outbox"] = overrides.get("outbox") or make_outbox(settings)
     engine = overrides.get("engine") or db.make_engine(settings.database_url)

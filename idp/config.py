@@ -17,6 +17,24 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES = ("vi", "en")
 
+#: Limits on guessing (``limits`` strings), each overridden by ``IDP_LIMIT_<NAME>``.
+DEFAULT_LIMITS: dict[str, str] = {
+    # wrong passwords for one account, and sign-in attempts from one client address
+    "signin_account": "10/15 minutes",
+    "signin_ip": "100/15 minutes",
+    # wrong one-time codes (TOTP, recovery, SMS) for one account
+    "code_account": "5/15 minutes",
+    # registrations from one client address
+    "register_ip": "20/hour",
+    # recovery requests: from one client address, and for one account
+    "recovery_ip": "20/hour",
+    "recovery_account": "5/hour",
+    # one-time link pages (set password, recovery, verification) from one client address
+    "link_ip": "60/hour",
+    # contact verification codes for one account
+    "verify_account": "5/15 minutes",
+}
+
 
 class SettingsError(ValueError):
     """A setting has a value the service cannot start with."""
@@ -74,6 +92,8 @@ class Settings:
     smtp_starttls: bool = True
     #: IDP_SMS_URL — HTTP gateway taking ``{"to", "text"}`` as JSON; unset: the file outbox.
     sms_url: str = ""
+    #: IDP_LIMIT_<NAME> — limits on guessing, see DEFAULT_LIMITS (e.g. ``10/15 minutes``).
+    limits: tuple[tuple[str, str], ...] = tuple(DEFAULT_LIMITS.items())
     #: Development defaults that were used (each logged once as a warning).
     embedded_defaults: tuple[str, ...] = field(default=(), compare=False)
 
@@ -135,6 +155,11 @@ class Settings:
                     kw[name] = int(env[key])
                 except ValueError:
                     raise SettingsError(f"{key} must be an integer, got {env[key]!r}") from None
+        rules = dict(DEFAULT_LIMITS)
+        for name in DEFAULT_LIMITS:
+            if env.get(f"IDP_LIMIT_{name.upper()}"):
+                rules[name] = env[f"IDP_LIMIT_{name.upper()}"]
+        kw["limits"] = tuple(rules.items())
         if "IDP_LANGUAGES" in env:
             kw["languages"] = tuple(x.strip() for x in env["IDP_LANGUAGES"].split(",") if x.strip())
         return cls(**kw).resolved()  # type: ignore[arg-type]
@@ -162,6 +187,16 @@ class Settings:
         ):
             if getattr(self, name) < low:
                 raise SettingsError(f"IDP_{name.upper()} must be at least {low}")
+        from limits import parse
+
+        for name, rule in self.limits:
+            try:
+                parse(rule)
+            except ValueError:
+                raise SettingsError(
+                    f"IDP_LIMIT_{name.upper()} must be a limit such as '10/15 minutes', "
+                    f"got {rule!r}"
+                ) from None
         used = list(self.embedded_defaults)
         changes: dict[str, object] = {}
         if not self.totp_issuer:

@@ -6,6 +6,7 @@ from flask import current_app
 
 from idp.config import Settings
 from idp.outbox import FileOutbox, Outbox, Sender, SmsGateway, SmtpSender, SmtpSettings
+from idp.ratelimit import Limiter
 from idp.store import Store
 
 
@@ -39,3 +40,8 @@ def make_outbox(s: Settings) -> Outbox:
     if s.sms_url:
         sms = SmsGateway(s.sms_url)
     return Outbox(email, sms)
+
+
+def limiter() -> Limiter:
+    """Return the current app's limits on guessing (shared by every worker with Redis)."""
+    return current_app.extensions["idp.limiter"]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from idp import create_app, keys, migrate
 from idp.config import Settings
 from idp.db import make_engine
+from idp.ratelimit import Limiter
 from idp.store import MemoryStore, RedisStore, Store
 
 PG_URL = os.environ.get(
@@ -51,6 +52,11 @@ class Backend:
         if self.redis_url:
             return RedisStore(self.redis_url, f"{self.run_prefix}{uuid.uuid4().hex[:8]}:")
         return MemoryStore()
+
+    def new_limiter(self, settings: Settings) -> Limiter:
+        """Return limits with no attempt counted yet (a fresh key prefix on Redis)."""
+        prefix = f"{self.run_prefix}{uuid.uuid4().hex[:8]}:"
+        return Limiter(self.redis_url, prefix, dict(settings.limits))
 
 
 def _server_unavailable() -> str | None:
@@ -179,7 +185,11 @@ def store(backend: Backend) -> Store:
 def app(settings: Settings, db: Session, store: Store, backend: Backend) -> Any:
     """The provider app, every request sharing the test's rolled-back session."""
     application = create_app(
-        settings, engine=backend.engine, session_factory=lambda: db, store=store
+        settings,
+        engine=backend.engine,
+        session_factory=lambda: db,
+        store=store,
+        limiter=backend.new_limiter(settings),
     )
     application.config["TESTING"] = True
     return application

@@ -66,3 +66,30 @@ def test_bad_starttls_flag_stops_start_up(value: str, tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match="IDP_SMTP_STARTTLS"):
         Settings.from_env({"IDP_SMTP_STARTTLS": value, "IDP_DATA_DIR": str(tmp_path)})
+
+
+def test_limits_count_together_across_two_limiters_on_one_redis(backend) -> None:
+    """Two app instances (two limiters) on the same Redis share the count."""
+    from idp.ratelimit import Limiter
+
+    if not backend.redis_url:
+        pytest.skip("needs Redis: the in-memory limits serve one process")
+    prefix = f"{backend.run_prefix}shared:"
+    one = Limiter(backend.redis_url, prefix, {"r": "3/minute"})
+    two = Limiter(backend.redis_url, prefix, {"r": "3/minute"})
+    assert [one.hit("r", "k").allowed, two.hit("r", "k").allowed, one.hit("r", "k").allowed] == [
+        True,
+        True,
+        True,
+    ]
+    refused = two.hit("r", "k")
+    assert refused.allowed is False
+    assert 1 <= refused.retry_after <= 61
+    assert one.hit("r", "other").allowed
+
+
+def test_a_bad_limit_stops_start_up(tmp_path: Path) -> None:
+    from idp.config import SettingsError
+
+    with pytest.raises(SettingsError, match="IDP_LIMIT_SIGNIN_IP"):
+        Settings.from_env({"IDP_LIMIT_SIGNIN_IP": "often", "IDP_DATA_DIR": str(tmp_path)})

@@ -89,7 +89,12 @@ def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveS
         redis_url=backend.redis_url,
         **settings_kw,
     )
-    app = create_app(settings, engine=backend.engine, store=backend.new_store())
+    app = create_app(
+        settings,
+        engine=backend.engine,
+        store=backend.new_store(),
+        limiter=backend.new_limiter(settings),
+    )
     dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name="live-idp", daemon=True)
     thread.start()
