@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,83 @@ def test_a_bad_limit_stops_start_up(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match="IDP_LIMIT_SIGNIN_IP"):
         Settings.from_env({"IDP_LIMIT_SIGNIN_IP": "often", "IDP_DATA_DIR": str(tmp_path)})
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_smtp_sender_hands_the_email_to_a_real_smtp_server() -> None:
+    """SMTP over a real socket (aiosmtpd), with login refused when not offered."""
+    from aiosmtpd.controller import Controller
+
+    from idp.outbox import SmtpSender, SmtpSettings
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            received.append(envelope)
+            return "250 OK"
+
+    port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sender = SmtpSender(
+            SmtpSettings("127.0.0.1", port, "", "", starttls=False), "no-reply@idp.example"
+        )
+        sender.send(_msg(EMAIL, "an@example.vn"))
+    finally:
+        controller.stop()
+    (envelope,) = received
+    assert envelope.mail_from == "no-reply@idp.example"
+    assert envelope.rcpt_tos == ["an@example.vn"]
+    text = envelope.content.decode()
+    assert "Content-Language: vi" in text
+    assert "X-IDP-Kind: test_kind" in text
+
+
+def test_an_unreachable_smtp_server_is_a_logged_failure_not_an_error(caplog) -> None:
+    from idp.outbox import SmtpSender, SmtpSettings
+
+    sender = SmtpSender(
+        SmtpSettings("127.0.0.1", _free_port(), "", "", True, timeout=2), "a@b.example"
+    )
+    box = Outbox(sender, sender)
+    assert box.send(_msg(EMAIL, "an@example.vn")) is False
+    assert "not delivered" in caplog.text
+
+
+def test_sms_gateway_posts_json_over_http() -> None:
+    import json
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+
+    from idp.outbox import SmsGateway
+
+    posted: list[Any] = []
+
+    @Request.application
+    def gateway(request: Request) -> Response:
+        posted.append(json.loads(request.get_data()))
+        return Response("queued", status=202 if len(posted) == 1 else 503)
+
+    server = make_server("127.0.0.1", 0, gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        sms = SmsGateway(f"http://127.0.0.1:{server.server_port}/send", timeout=5)
+        box = Outbox(sms, sms)
+        assert box.send(_msg(SMS, "+84912345678")) is True
+        # A gateway that refuses is a logged failure, not an exception.
+        assert box.send(_msg(SMS, "+84912345678")) is False
+    finally:
+        server.shutdown()
+    assert posted[0] == {"to": "+84912345678", "text": "Xin chào Nguyễn Văn An\n"}
