@@ -146,3 +146,16 @@ def tokens_of_citizen(db: Session, citizen_id: str) -> list[dict[str, Any]]:
         }
         for token, client_id, name in rows
     ]
+
+
+def revoke_session_tokens(db: Session, citizen_id: str, reason: str) -> int:
+    """Revoke the citizen's tokens that live only as long as a sign-in session.
+
+    Used when every session of the citizen ends (password changed or reset, "this was
+    not me"): tokens issued without ``offline_access`` die with the sessions; those
+    issued with it survive, since the citizen asked for access while signed out.
+    """
+    offline = Token.scope.contains("offline_access")
+    count = _revoke(db, (Token.citizen_id == citizen_id) & ~offline, reason)
+    events.emit("token.session_tokens_revoked", citizen_id=citizen_id, reason=reason, count=count)
+    return count

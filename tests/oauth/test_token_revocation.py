@@ -154,3 +154,21 @@ def test_the_export_describes_each_token_without_secrets(db, browser, citizen):
     assert row["issued_at"] < row["access_expires_at"]
     assert token["access_token"] not in str(row)
     assert token["refresh_token"] not in str(row)
+
+
+def test_ending_every_session_revokes_only_tokens_without_offline_access(
+    db, browser, citizen, seen
+):
+    portal = new_portal(db, purposes=purposes(("name",)))
+    offline = _tokens(browser, portal)
+    online = browser.token(portal, browser.authorize(portal, scope="openid profile"))
+    assert "refresh_token" not in online
+    assert tokens.revoke_session_tokens(db, citizen.id, "password_changed") == 1
+    db.commit()
+    assert browser.userinfo(online["access_token"]).status_code == 401
+    # Asked for access while signed out: the refresh token (and its access token) live on.
+    assert browser.userinfo(offline["access_token"]).status_code == 200
+    assert browser.refresh(portal, offline["refresh_token"]).status_code == 200
+    assert _named(seen, "token.session_tokens_revoked") == [
+        {"citizen_id": citizen.id, "reason": "password_changed", "count": 1}
+    ]
