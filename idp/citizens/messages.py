@@ -8,11 +8,13 @@ the page that caused them, and go through the app's outbox (``idp.outbox``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from flask import render_template
+from flask import render_template, url_for
 from flask_babel import force_locale
+from werkzeug.routing import BuildError
 
 from idp import runtime
 from idp.citizens.models import Citizen
@@ -73,3 +75,21 @@ def send_to(
     language = language or runtime.settings().languages[0]
     subject, body = render(kind, channel, language, **context)
     return runtime.outbox().send(Message(channel, to, subject, body, kind, language))
+
+
+#: Vietnam keeps one time zone all year (no daylight saving).
+VIETNAM_TIME = dt.timezone(dt.timedelta(hours=7), "UTC+7")
+
+
+def when_text(moment: dt.datetime | None = None) -> str:
+    """Return a moment as messages show it: day/month/year hours:minutes, Vietnam time."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(VIETNAM_TIME).strftime("%d/%m/%Y %H:%M (UTC+7)")
+
+
+def recover_url() -> str:
+    """Return the absolute address where a citizen starts recovering the account."""
+    try:
+        return url_for("recovery.start", _external=True)
+    except BuildError:  # recovery not installed in this app
+        return runtime.settings().issuer.rstrip("/") + "/recover"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp import events
+from idp.citizens import passwords
 from idp.citizens.models import Citizen, PasswordLink
 from idp.citizens.validation import (
     Profile,
@@ -35,8 +37,8 @@ from idp.db import iso_utc, utcnow
 from idp.hashing import digest
 from idp.store import Store
 
-PASSWORD_MIN = 8
-PASSWORD_MAX = 128
+PASSWORD_MIN = passwords.MIN_LENGTH
+PASSWORD_MAX = passwords.MAX_LENGTH
 
 
 def make_hasher(settings: Settings) -> PasswordHasher:
@@ -48,19 +50,45 @@ def make_hasher(settings: Settings) -> PasswordHasher:
     )
 
 
-def check_password_policy(password: object) -> str:
-    """Return the password if acceptable; raise ValidationErrors otherwise."""
-    if not isinstance(password, str) or not password:
-        raise ValidationErrors({"password": _l("Enter a password.")})
-    if len(password) < PASSWORD_MIN:
-        raise ValidationErrors(
-            {"password": _l("The password must have at least %(n)d characters.", n=PASSWORD_MIN)}
-        )
-    if len(password) > PASSWORD_MAX:
-        raise ValidationErrors(
-            {"password": _l("The password must have at most %(n)d characters.", n=PASSWORD_MAX)}
-        )
-    return password
+def check_password_policy(password: object, own: Iterable[str] = ()) -> str:
+    """Return the password, normalised, if acceptable; raise ValidationErrors otherwise.
+
+    ``own``: the citizen's own data a password must not be made of (see
+    ``passwords.own_values`` and ``own_data``).
+    """
+    return passwords.check_policy(password, own)
+
+
+def own_data(citizen: Citizen | Profile) -> list[str]:
+    """Return the citizen's own data in the forms a password must not be made of."""
+    return passwords.own_values(
+        cccd=citizen.cccd,
+        phone=citizen.phone,
+        birthdate=citizen.birthdate,
+        email=citizen.email,
+        names=(citizen.family_name, citizen.middle_name, citizen.given_name),
+    )
+
+
+def hash_password(hasher: PasswordHasher, password: str) -> str:
+    """Return the argon2id hash of the password in its normalised (NFKC) form."""
+    return hasher.hash(passwords.normalize(password))
+
+
+def _verify(hasher: PasswordHasher, stored: str, password: str) -> str | None:
+    """Check ``password`` against ``stored``; return the form that matched, or None.
+
+    The NFKC form is tried first, then the form as typed: hashes made before passwords
+    were normalised hold the typed form, and ``authenticate`` rehashes those.
+    """
+    normal = passwords.normalize(password)
+    for candidate in (normal, password) if normal != password else (normal,):
+        try:
+            if hasher.verify(stored, candidate):
+                return candidate
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            continue
+    return None
 
 
 def _duplicate_errors(db: Session, profile_like: dict[str, Any], exclude_id: str = "") -> dict:
@@ -92,7 +120,7 @@ def register_citizen(
 ) -> Citizen:
     """Create a citizen account; one CCCD, one account. Raises ValidationErrors."""
     if password is not None:
-        check_password_policy(password)
+        password = check_password_policy(password, own_data(profile))
     dup = _duplicate_errors(
         db, {"cccd": profile.cccd, "email": profile.email, "phone": profile.phone}
     )
@@ -110,7 +138,7 @@ def register_citizen(
         province_code=profile.province_code,
         ward_code=profile.ward_code,
         street=profile.street,
-        password_hash=hasher.hash(password) if password is not None else None,
+        password_hash=hash_password(hasher, password) if password is not None else None,
     )
     try:
         with db.begin_nested():
@@ -175,26 +203,26 @@ def authenticate(
             _DUMMY_HASH[params] = hasher.hash(secrets.token_urlsafe(16))
         stored = _DUMMY_HASH[params]
         citizen = None
-    try:
-        hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    matched = _verify(hasher, stored, password)
+    if matched is None:
         events.emit("signin.failed", reason="bad_credentials")
         return None
     if citizen is None:
         return None
-    if hasher.check_needs_rehash(stored):
-        citizen.password_hash = hasher.hash(password)
+    normal = passwords.normalize(password)
+    if matched != normal or hasher.check_needs_rehash(stored):
+        citizen.password_hash = hasher.hash(normal)
         events.emit("citizen.password_rehashed", citizen_id=citizen.id)
     return citizen
 
 
 def set_password(db: Session, *, citizen_id: str, password: str, hasher: PasswordHasher) -> None:
     """Set a citizen's password after the policy check."""
-    check_password_policy(password)
     citizen = get_citizen(db, citizen_id)
     if citizen is None:
         raise ValidationErrors({"password": _l("This account no longer exists.")})
-    citizen.password_hash = hasher.hash(password)
+    normal = check_password_policy(password, own_data(citizen))
+    citizen.password_hash = hasher.hash(normal)
     events.emit("citizen.password_set", citizen_id=citizen_id)
 
 
@@ -417,9 +445,7 @@ def verify_password(
     stored = citizen.password_hash if citizen is not None else None
     if not stored or not isinstance(password, str) or not password or len(password) > PASSWORD_MAX:
         return False
-    try:
-        hasher.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    if _verify(hasher, stored, password) is None:
         events.emit("citizen.password_check_failed", citizen_id=citizen_id)
         return False
     return True

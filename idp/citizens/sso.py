@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from idp import runtime
 from idp.citizens import service
@@ -64,4 +65,10 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def template_globals() -> dict[str, Any]:
     """Return what every page needs to know about the sign-in (for the page header)."""
-    return {"signed_in": current_sso() is not None}
+    return {"signed_in": current_sso() is not None, "password_hint": PASSWORD_HINT}
+
+
+PASSWORD_HINT = _l(
+    "At least 8 characters; 15 or more is safer. A few words you remember together are "
+    "easy to type and hard to guess. Not your citizen ID number, phone number or date of birth."
+)

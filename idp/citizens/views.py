@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp import assurance, runtime
 from idp import interaction as flow
-from idp.citizens import factors, service
+from idp.citizens import factors, messages, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
@@ -32,6 +32,7 @@ from idp.citizens.validation import (
 from idp.db import get_db
 from idp.errors import InteractionExpired
 from idp.portals import service as portals
+from idp.tokens import service as tokens
 from idp.web import browser_binding, rotate_browser_session
 
 bp = Blueprint("citizens", __name__)
@@ -324,6 +325,7 @@ def _account_page(
     values: dict[str, str] | None,
     saved: bool = False,
     notice: Any = None,
+    password_errors: dict[str, Any] | None = None,
 ) -> Any:
     if values is None:
         values = {
@@ -341,11 +343,12 @@ def _account_page(
         values=values,
         saved=saved,
         notice=notice,
+        password_errors=password_errors or {},
         has_second_factor=factors.has_factor(get_db(), citizen.id),
         address=address_claim(citizen.province_code, citizen.ward_code, citizen.street),
         provinces=provinces(),
         communes=communes(province) if province else [],
-    ), (400 if errors else 200)
+    ), (400 if errors or password_errors else 200)
 
 
 @bp.post("/account/contacts")
@@ -363,6 +366,57 @@ def update_contacts(citizen: Any) -> Any:
         citizen = service.get_citizen(db, citizen.id)
         return _account_page(citizen, dict(exc.errors), values)
     return _account_page(citizen, {}, None, saved=True)
+
+
+@bp.post("/account/password")
+@citizen_required
+def change_password(citizen: Any) -> Any:
+    """Change the password (the current one is needed); every other session ends.
+
+    Wrong current passwords count against the account's sign-in limit, as at sign-in.
+    Afterwards the tokens issued without ``offline_access`` are revoked, every session
+    on every browser ends, this browser gets a new session at the same level, and the
+    citizen's contacts are told.
+    """
+    db = get_db()
+    settings = runtime.settings()
+    limiter = runtime.limiter()
+    password = request.form.get("password", "")
+    errors: dict[str, Any] = {}
+    if not limiter.test("signin_account", citizen.id).allowed:
+        errors["current_password"] = _l(
+            "Too many wrong passwords. Wait a few minutes, then try again."
+        )
+    elif not service.verify_password(
+        db,
+        citizen_id=citizen.id,
+        password=request.form.get("current_password", ""),
+        hasher=_hasher(),
+    ):
+        limiter.hit("signin_account", citizen.id)
+        errors["current_password"] = _l("This is not your current password.")
+    elif password != request.form.get("password_confirm", ""):
+        errors["password_confirm"] = _l("The two passwords differ.")
+    else:
+        try:
+            service.set_password(db, citizen_id=citizen.id, password=password, hasher=_hasher())
+        except ValidationErrors as exc:
+            errors = dict(exc.errors)
+    if errors:
+        db.rollback()
+        return _account_page(citizen, {}, None, password_errors=errors)
+    tokens.revoke_session_tokens(db, citizen.id, "password_changed")
+    db.commit()
+    service.end_all_sessions(runtime.store(), citizen_id=citizen.id, ttl=settings.session_ttl)
+    current = current_sso()
+    level = assurance.level_of(current.acr) if current else 1
+    sso, _target = _start_session(citizen.id, None, max(level, 1))
+    messages.notify(
+        citizen, "password_changed", when=messages.when_text(), recover_url=messages.recover_url()
+    )
+    notice = _l("Your password was changed. Every other device was signed out.")
+    resp = make_response(_account_page(citizen, {}, None, notice=notice))
+    return set_sso(resp, sso)
 
 
 # -- the second factor ---------------------------------------------------------------
