@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from idp import db, errors, keys, web
     from idp.citizens.views import bp as citizens_bp
     from idp.consent.views import bp as consent_bp
+    from idp.oauth.logout import bp as logout_bp
     from idp.oauth.server import build_server
     from idp.oauth.views import bp as oauth_bp
     from idp.ratelimit import Limiter
@@ -69,9 +70,12 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(oauth_bp)
     app.register_blueprint(citizens_bp)
     app.register_blueprint(consent_bp)
+    app.register_blueprint(logout_bp)
     # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
     for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
         csrf.exempt(f"idp.oauth.views.{view}")
+    # A portal's form POST carries no token of ours; it ends nothing without proof.
+    csrf.exempt("idp.oauth.logout.end_session")
     build_server(app)
     if not overrides.get("skip_keys"):
         with app.app_context():

@@ -19,6 +19,7 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/jwks",
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
         "scopes_supported": list(SUPPORTED_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -172,6 +172,10 @@ class OpenIDCode(_OpenIDCode):
             claims["auth_time"] = principal.auth_time
             claims["acr"] = canonical(principal.acr)
             claims["amr"] = list(principal.amr)
+            if principal.sid:
+                # The session's public reference (a digest of the cookie's value): the
+                # same for every ID token of one sign-in session, for logout requests.
+                claims["sid"] = principal.sid
         return claims
 
     def generate_user_info(self, user: Principal, scope: str) -> UserInfo:
