@@ -94,6 +94,11 @@ class Settings:
     sms_url: str = ""
     #: IDP_LIMIT_<NAME> — limits on guessing, see DEFAULT_LIMITS (e.g. ``10/15 minutes``).
     limits: tuple[tuple[str, str], ...] = tuple(DEFAULT_LIMITS.items())
+    #: IDP_SIGNIN_DELAY_AFTER, IDP_SIGNIN_DELAY_MAX — after this many failed sign-ins of one
+    #: account, each further failure makes it wait (1 s, 2 s, 4 s, … up to the maximum)
+    #: before the next password is checked; at IDP_LIMIT_SIGNIN_ACCOUNT it is locked.
+    signin_delay_after: int = 3
+    signin_delay_max: int = 60
     #: Development defaults that were used (each logged once as a warning).
     embedded_defaults: tuple[str, ...] = field(default=(), compare=False)
 
@@ -149,6 +154,8 @@ class Settings:
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
             ("IDP_SMTP_PORT", "smtp_port"),
+            ("IDP_SIGNIN_DELAY_AFTER", "signin_delay_after"),
+            ("IDP_SIGNIN_DELAY_MAX", "signin_delay_max"),
         ):
             if key in env:
                 try:
@@ -184,6 +191,8 @@ class Settings:
             ("set_password_ttl", 1),
             ("trust_proxy", 0),
             ("smtp_port", 1),
+            ("signin_delay_after", 1),
+            ("signin_delay_max", 0),
         ):
             if getattr(self, name) < low:
                 raise SettingsError(f"IDP_{name.upper()} must be at least {low}")

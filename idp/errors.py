@@ -82,9 +82,15 @@ def register_error_handlers(app: Flask) -> None:
     def _idp_error(exc: IdpError) -> Any:
         if exc.detail:
             log.info("request refused: %s", exc.detail)
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            headers["Retry-After"] = str(int(retry_after))
         if wants_json():
-            return jsonify(error="invalid_request", error_description=str(exc.public)), exc.status
-        return error_page(exc.public, exc.status)
+            body = jsonify(error="invalid_request", error_description=str(exc.public))
+            return body, exc.status, headers
+        page, status = error_page(exc.public, exc.status)
+        return page, status, headers
 
     @app.errorhandler(OAuth2Error)
     def _oauth_error(exc: OAuth2Error) -> Any:

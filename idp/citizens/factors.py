@@ -186,6 +186,18 @@ def normalize_code(code: object) -> str:
     return "".join(code.split()).replace("-", "").upper()
 
 
+def well_formed(code: object) -> bool:
+    """Return whether ``code`` has the shape of a TOTP or a recovery code.
+
+    Only such codes are checked, and counted against the limit on guessing: a typing
+    slip ("12345", letters in a TOTP) is not a guess.
+    """
+    typed = normalize_code(code)
+    if len(typed) == 6:
+        return typed.isascii() and typed.isdigit()
+    return len(typed) == _RECOVERY_CHARS and typed.isascii() and typed.isalnum()
+
+
 def _check_totp(store: Store, citizen_id: str, key: str, code: object, now: float | None = None):
     """Return whether ``code`` is valid now (±1 step) and was not used before."""
     typed = normalize_code(code)

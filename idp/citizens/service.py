@@ -193,11 +193,21 @@ def authenticate(
     Takes the same time whether or not the account exists (no enumeration), and
     rehashes the password when the argon2 parameters changed.
     """
-    citizen = find_by_identifier(db, identifier)
+    return check_credentials(find_by_identifier(db, identifier), password, hasher)
+
+
+def check_credentials(
+    citizen: Citizen | None, password: object, hasher: PasswordHasher, *, refuse: bool = False
+) -> Citizen | None:
+    """Return ``citizen`` if ``password`` is theirs, else None, with the same argon2 work.
+
+    With no citizen, no password on file, or ``refuse`` (the account may not try now),
+    a dummy hash is verified instead, so that every refusal takes the same time.
+    """
     if not isinstance(password, str) or not password or len(password) > PASSWORD_MAX:
         password = ""
     stored = citizen.password_hash if citizen is not None else None
-    if not stored:
+    if not stored or refuse:
         params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
         if params not in _DUMMY_HASH:
             _DUMMY_HASH[params] = hasher.hash(secrets.token_urlsafe(16))

@@ -17,9 +17,9 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 
-from idp import assurance, runtime
+from idp import assurance, events, runtime
 from idp import interaction as flow
-from idp.citizens import factors, messages, service
+from idp.citizens import factors, guard, messages, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
@@ -33,10 +33,11 @@ from idp.db import get_db
 from idp.errors import InteractionExpired
 from idp.portals import service as portals
 from idp.tokens import service as tokens
-from idp.web import browser_binding, rotate_browser_session
+from idp.web import browser_binding, get_locale, rotate_browser_session
 
 bp = Blueprint("citizens", __name__)
 bp.app_context_processor(template_globals)
+bp.after_app_request(guard.attach_deferred)
 
 PROFILE_FIELDS = (
     "family_name",
@@ -170,16 +171,13 @@ def signin() -> Any:
     identifier = ""
     error = None
     if request.method == "POST":
+        guard.check_address(guard.SIGNIN_IP)
         identifier = request.form.get("identifier", "")[:254]
         db = get_db()
-        citizen = service.authenticate(
-            db,
-            identifier=identifier,
-            password=request.form.get("password", ""),
-            hasher=_hasher(),
-        )
+        citizen = _check_password(db, identifier, request.form.get("password", ""))
         if citizen is not None:
-            db.commit()  # a rehashed password
+            _remember_language(citizen)
+            db.commit()  # a rehashed password, the language
             if inter is not None and inter.acr_level >= 2 and factors.has_factor(db, citizen.id):
                 # Level 2 asked: the code is the second step, in the same interaction.
                 try:
@@ -208,23 +206,77 @@ def signin() -> Any:
     ), status
 
 
+_TOO_MANY_CODES = _l(
+    "Too many wrong codes. Wait 15 minutes, then try again. We told you through your contacts."
+)
+
+
+def _check_code(citizen_id: str) -> factors.FactorCheck | None:
+    """Check the typed TOTP or recovery code; None when too many were wrong lately.
+
+    Wrong codes count per citizen wherever they are typed (sign-in, step-up, enrolment,
+    changes to the factor): 5 in 15 minutes by default, then no code is checked.
+    """
+    if not guard.may_enter_code(citizen_id):
+        events.emit("code.refused", reason="limited")
+        return None
+    check = factors.verify_second_factor(
+        get_db(),
+        runtime.store(),
+        citizen_id=citizen_id,
+        code=request.form.get("code", ""),
+        secret_key=runtime.settings().secret_key,
+    )
+    if check.ok:
+        guard.code_succeeded(citizen_id)
+    elif factors.well_formed(request.form.get("code", "")):
+        guard.code_failed(citizen_id)
+    return check
+
+
+def _check_password(db: Any, identifier: str, password: str) -> Any:
+    """Return the citizen if the password is right and the account may try now, else None.
+
+    A waiting or locked account, an unknown one and a wrong password all give None
+    after the same argon2 work (``service.authenticate`` runs on a dummy hash when
+    nothing is to be checked), so that neither the page nor its timing tells them apart.
+    """
+    found = service.find_by_identifier(db, identifier)
+    key = guard.account_key(found, identifier)
+    allowed = guard.may_try(key)
+    citizen = service.check_credentials(found, password, _hasher(), refuse=not allowed)
+    if citizen is not None:
+        guard.succeeded(key)
+        return citizen
+    if allowed:
+        guard.failed(key, found)
+    else:
+        events.emit("signin.refused", reason="limited")
+    return None
+
+
+def _remember_language(citizen: Any) -> None:
+    """Write later messages in the language the citizen signs in with."""
+    language = get_locale()
+    if language in runtime.settings().languages and citizen.locale != language:
+        citizen.locale = language
+
+
 def _signin_code(inter: Any, kind: str, citizen_id: str) -> Any:
     """Ask for (and check) the TOTP or recovery code: the second step, or a step-up."""
     error = None
     if request.method == "POST":
         db = get_db()
-        check = factors.verify_second_factor(
-            db,
-            runtime.store(),
-            citizen_id=citizen_id,
-            code=request.form.get("code", ""),
-            secret_key=runtime.settings().secret_key,
-        )
-        if check.ok:
+        check = _check_code(citizen_id)
+        if check is not None and check.ok:
             db.commit()  # a recovery code used
             return _signed_in(citizen_id, inter, 2, check.recovery_codes_left)
         db.rollback()
-        error = _l("This code is not correct, or was already used. Try the next code.")
+        error = (
+            _TOO_MANY_CODES
+            if check is None
+            else _l("This code is not correct, or was already used. Try the next code.")
+        )
     return render_template(
         "citizens/signin_code.html",
         interaction=inter,
@@ -288,6 +340,8 @@ def communes_json(province: int) -> Any:
 def set_password(token: str) -> Any:
     db = get_db()
     if service.peek_password_link(db, token) is None:
+        # Guessing links: each unknown or used one counts against the address.
+        guard.check_address(guard.LINK_IP)
         raise InteractionExpired(
             _l("This link has expired or was already used. Ask the one-stop desk for a new one."),
             detail="bad set-password",
@@ -470,6 +524,8 @@ def confirm_second_factor(citizen: Any) -> Any:
     inter = _enrol_interaction(citizen)
     db = get_db()
     settings = runtime.settings()
+    if not guard.may_enter_code(citizen.id):
+        return _second_factor_page(citizen, inter, error=_TOO_MANY_CODES)
     codes = factors.confirm_enrolment(
         db,
         runtime.store(),
@@ -481,9 +537,12 @@ def confirm_second_factor(citizen: Any) -> Any:
         db.rollback()
         if factors.has_factor(db, citizen.id):  # confirmed meanwhile (another tab)
             return redirect(url_for("citizens.second_factor"), code=303)
+        if factors.well_formed(request.form.get("code", "")):
+            guard.code_failed(citizen.id)
         error = _l("This code is not correct. Type the code your app shows now.")
         return _second_factor_page(citizen, inter, error=error)
     db.commit()
+    guard.code_succeeded(citizen.id)
     # The code just proved the second factor: the session is now at level 2.
     sso, target = _start_session(citizen.id, inter, 2)
     page = render_template(
@@ -492,15 +551,12 @@ def confirm_second_factor(citizen: Any) -> Any:
     return set_sso(make_response(page), sso)
 
 
-def _reauthenticated(citizen: Any) -> bool:
-    """Check the code typed to confirm an action on the factor (TOTP or recovery)."""
-    return factors.verify_second_factor(
-        get_db(),
-        runtime.store(),
-        citizen_id=citizen.id,
-        code=request.form.get("code", ""),
-        secret_key=runtime.settings().secret_key,
-    ).ok
+def _reauthentication_error(citizen: Any) -> Any:
+    """Check the code typed to confirm an action on the factor; return the error, or None."""
+    check = _check_code(citizen.id)
+    if check is None:
+        return _TOO_MANY_CODES
+    return None if check.ok else _FACTOR_CODE_ERROR
 
 
 @bp.post("/account/second-factor/recovery-codes")
@@ -509,9 +565,10 @@ def regenerate_recovery_codes(citizen: Any) -> Any:
     db = get_db()
     if not factors.has_factor(db, citizen.id):
         return redirect(url_for("citizens.second_factor"), code=303)
-    if not _reauthenticated(citizen):
+    error = _reauthentication_error(citizen)
+    if error is not None:
         db.rollback()
-        return _second_factor_page(citizen, None, error=_FACTOR_CODE_ERROR)
+        return _second_factor_page(citizen, None, error=error)
     codes = factors.regenerate_recovery_codes(db, citizen_id=citizen.id)
     db.commit()
     return render_template(
@@ -528,9 +585,10 @@ def remove_second_factor(citizen: Any) -> Any:
     db = get_db()
     if not factors.has_factor(db, citizen.id):
         return redirect(url_for("citizens.second_factor"), code=303)
-    if not _reauthenticated(citizen):
+    error = _reauthentication_error(citizen)
+    if error is not None:
         db.rollback()
-        return _second_factor_page(citizen, None, error=_FACTOR_CODE_ERROR)
+        return _second_factor_page(citizen, None, error=error)
     factors.remove_factor(db, citizen_id=citizen.id)
     db.commit()
     return _account_page(citizen, {}, None, notice=_l("The second factor was removed."))

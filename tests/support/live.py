@@ -77,8 +77,13 @@ class LiveServer:
 
 def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveServer:
     """Start a provider on a free port with the backend's database and store kind."""
+    from idp.config import DEFAULT_LIMITS
     from tests.conftest import base_settings
 
+    # One live server serves the whole session's tests from one address: the limits per
+    # address are raised (each limit has its own tests, on their own apps).
+    per_address = {name: "5000/15 minutes" for name in DEFAULT_LIMITS if name.endswith("_ip")}
+    settings_kw.setdefault("limits", tuple({**DEFAULT_LIMITS, **per_address}.items()))
     dispatch = _Dispatch()
     server = make_server("127.0.0.1", 0, dispatch, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
