@@ -416,6 +416,46 @@ def citizens_add() -> None:
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+@citizens.command("reset")
+@click.argument("cccd")
+@click.option("--officer", required=True, help="The desk officer who checked the citizen ID card.")
+def citizens_reset(cccd: str, officer: str) -> None:
+    """One-stop desk: print a one-time link that lets the citizen choose a new password.
+
+    For a citizen who lost both the password and the second factor, after the officer
+    checked their citizen ID card: the link needs no code and removes the second factor
+    (the citizen sets it up again). Logged with the officer and the account id.
+    """
+    from idp import events
+    from idp.citizens.models import Citizen
+    from idp.citizens.service import create_password_link
+
+    settings = _settings()
+    number = "".join(ch for ch in cccd if not ch.isspace())
+    if not (len(number) == 12 and number.isascii() and number.isdigit()):
+        _fail("CCCD must be the 12 digits of the citizen ID number")
+    officer = officer.strip()
+    if not officer or len(officer) > 100:
+        _fail("--officer must name the officer (at most 100 characters)")
+    with _session(settings) as session:
+        from sqlalchemy import select
+
+        citizen = session.scalar(select(Citizen).where(Citizen.cccd == number))
+        if citizen is None:
+            _fail("no account has this citizen ID number")
+        token = create_password_link(
+            session, citizen_id=citizen.id, ttl=settings.set_password_ttl, purpose="desk_reset"
+        )
+        session.commit()
+        events.emit("citizen.desk_reset", citizen_id=citizen.id, officer=officer)
+        out = {
+            "id": citizen.id,
+            "reset_url": f"{settings.issuer}/reset/{token}",
+            "expires_in": settings.set_password_ttl,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
 def _purpose(vi: str, en: str, required: bool) -> dict[str, Any]:
     return {"purpose": {"vi": vi, "en": en}, "required": required}
 

@@ -73,6 +73,8 @@ class Settings:
     id_token_ttl: int = 600
     #: IDP_SET_PASSWORD_TTL — lifetime of one-time "set your password" links.
     set_password_ttl: int = 72 * 3600
+    #: IDP_RESET_TTL — lifetime of "forgot password" links and codes, seconds.
+    reset_ttl: int = 1800
     #: IDP_TOTP_ISSUER — the name authenticator apps show for the TOTP key (default: the
     #: issuer's host name).
     totp_issuer: str = ""
@@ -152,6 +154,7 @@ class Settings:
             ("IDP_CODE_TTL", "code_ttl"),
             ("IDP_SESSION_TTL", "session_ttl"),
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
+            ("IDP_RESET_TTL", "reset_ttl"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
             ("IDP_SMTP_PORT", "smtp_port"),
             ("IDP_SIGNIN_DELAY_AFTER", "signin_delay_after"),
@@ -189,6 +192,7 @@ class Settings:
             ("code_ttl", 1),
             ("session_ttl", 1),
             ("set_password_ttl", 1),
+            ("reset_ttl", 60),
             ("trust_proxy", 0),
             ("smtp_port", 1),
             ("signin_delay_after", 1),

@@ -305,13 +305,22 @@ def _link_hash(token: object) -> str | None:
     return digest(token)
 
 
-def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
-    """Return a single-use token that lets the citizen set their password."""
+#: Purposes of password links: ``set`` (desk registration), ``reset`` (forgot password,
+#: sent to a verified contact), ``desk_reset`` (printed at a one-stop desk for a citizen
+#: who lost both the password and the second factor).
+LINK_PURPOSES = ("set", "reset", "desk_reset")
+
+
+def create_password_link(db: Session, *, citizen_id: str, ttl: int, purpose: str = "set") -> str:
+    """Return a single-use token that lets the citizen choose a password."""
+    if purpose not in LINK_PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
     token = secrets.token_urlsafe(32)
     db.add(
         PasswordLink(
             token_hash=_link_hash(token),
             citizen_id=citizen_id,
+            purpose=purpose,
             expires_at=utcnow() + dt.timedelta(seconds=ttl),
         )
     )
@@ -319,28 +328,35 @@ def create_password_link(db: Session, *, citizen_id: str, ttl: int) -> str:
     return token
 
 
-def peek_password_link(db: Session, token: object) -> str | None:
-    """Return the citizen id a live set-password token belongs to, without using it."""
-    hashed = _link_hash(token)
-    if hashed is None:
-        return None
-    return db.scalar(
-        select(PasswordLink.citizen_id).where(
-            PasswordLink.token_hash == hashed,
-            PasswordLink.used_at.is_(None),
-            PasswordLink.expires_at > utcnow(),
-        )
+def _live_link(token: object, purposes: tuple[str, ...]) -> Any:
+    return (
+        PasswordLink.token_hash == _link_hash(token),
+        PasswordLink.purpose.in_(purposes),
+        PasswordLink.used_at.is_(None),
+        PasswordLink.expires_at > utcnow(),
     )
 
 
-def use_password_link(db: Session, token: object) -> str | None:
-    """Consume a set-password token atomically; return its citizen id."""
-    citizen_id = peek_password_link(db, token)
-    if citizen_id is None:
+def peek_password_link(
+    db: Session, token: object, purposes: tuple[str, ...] = ("set",)
+) -> PasswordLink | None:
+    """Return the live link of this token (one of ``purposes``), without using it."""
+    if _link_hash(token) is None:
         return None
+    return db.scalar(select(PasswordLink).where(*_live_link(token, purposes)))
+
+
+def use_password_link(
+    db: Session, token: object, purposes: tuple[str, ...] = ("set",)
+) -> str | None:
+    """Consume a live link atomically (one winner among concurrent uses); return its citizen."""
+    link = peek_password_link(db, token, purposes)
+    if link is None:
+        return None
+    citizen_id = link.citizen_id
     result = db.execute(
         update(PasswordLink)
-        .where(PasswordLink.token_hash == _link_hash(token), PasswordLink.used_at.is_(None))
+        .where(*_live_link(token, purposes))
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
