@@ -28,6 +28,15 @@ def language_of(citizen: Citizen) -> str:
     return chosen if chosen in languages else languages[0]
 
 
+def current_language() -> str:
+    """Return the page language, for messages to whoever is at the keyboard."""
+    from idp.web import get_locale
+
+    language = get_locale()
+    languages = runtime.settings().languages
+    return language if language in languages else languages[0]
+
+
 def render(kind: str, channel: str, language: str, **context: Any) -> tuple[str, str]:
     """Return (subject, body) of a message of ``kind`` for ``channel`` in ``language``."""
     with force_locale(language):

@@ -116,11 +116,23 @@ def _duplicate_errors(db: Session, profile_like: dict[str, Any], exclude_id: str
 
 
 def register_citizen(
-    db: Session, *, profile: Profile, password: str | None, hasher: PasswordHasher
+    db: Session,
+    *,
+    profile: Profile,
+    password: str | None,
+    hasher: PasswordHasher | None,
+    password_hash: str | None = None,
 ) -> Citizen:
-    """Create a citizen account; one CCCD, one account. Raises ValidationErrors."""
+    """Create a citizen account; one CCCD, one account. Raises ValidationErrors.
+
+    ``password_hash``: a hash made earlier (online registration keeps only the hash
+    while the phone is being verified); otherwise ``password`` is checked and hashed.
+    """
     if password is not None:
         password = check_password_policy(password, own_data(profile))
+        if hasher is None:
+            raise TypeError("a password needs a hasher")
+        password_hash = hash_password(hasher, password)
     dup = _duplicate_errors(
         db, {"cccd": profile.cccd, "email": profile.email, "phone": profile.phone}
     )
@@ -138,7 +150,7 @@ def register_citizen(
         province_code=profile.province_code,
         ward_code=profile.ward_code,
         street=profile.street,
-        password_hash=hash_password(hasher, password) if password is not None else None,
+        password_hash=password_hash,
     )
     try:
         with db.begin_nested():

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp import assurance, events, runtime
 from idp import interaction as flow
-from idp.citizens import factors, guard, messages, service
+from idp.citizens import factors, guard, messages, registration, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
@@ -27,7 +27,6 @@ from idp.citizens.validation import (
     address_claim,
     communes,
     provinces,
-    validate_profile,
 )
 from idp.db import get_db
 from idp.errors import InteractionExpired
@@ -292,20 +291,18 @@ def register() -> Any:
     values = _form_values()
     errors: dict[str, Any] = {}
     if request.method == "POST" and not request.form.get("refresh"):
-        db = get_db()
+        guard.check_address(registration.REGISTER_IP)
         try:
-            profile = validate_profile(dict(request.form))
-            password = request.form.get("password", "")
-            if password != request.form.get("password_confirm", ""):
-                raise ValidationErrors({"password_confirm": _l("The two passwords differ.")})
-            citizen = service.register_citizen(
-                db, profile=profile, password=password, hasher=_hasher()
+            pending = registration.begin(
+                dict(request.form),
+                request.form.get("password", ""),
+                interaction=inter.id if inter else None,
+                hasher=_hasher(),
             )
-            db.commit()
-            return _signed_in(citizen.id, inter)
         except ValidationErrors as exc:
-            db.rollback()
             errors = dict(exc.errors)
+        else:
+            return _registration_code_page(pending, inter, None)
     province = _int(values.get("province"))
     status = 400 if errors else 200
     return render_template(
@@ -318,6 +315,33 @@ def register() -> Any:
         genders=GENDERS,
         portal_name=_portal_name(inter),
     ), status
+
+
+def _registration_code_page(pending: str, inter: Any, error: Any) -> Any:
+    return render_template(
+        "citizens/register_code.html",
+        pending=pending,
+        interaction=inter,
+        error=error,
+        portal_name=_portal_name(inter),
+    ), (400 if error else 200)
+
+
+@bp.post("/register/code")
+def register_code() -> Any:
+    """Finish a registration with the code sent by SMS; continue the portal's sign-in."""
+    pending = request.form.get("pending", "")
+    iid = registration.pending_interaction(pending)
+    inter = None
+    if iid:
+        inter = flow.load(runtime.store(), iid, browser_binding(create=False))
+    try:
+        citizen = registration.confirm(pending, request.form.get("code", ""))
+    except ValidationErrors as exc:
+        return _registration_code_page(pending, inter, exc.errors["code"])
+    if inter is not None and inter.state != flow.LOGIN_PENDING:
+        inter = None  # the portal's sign-in step ended meanwhile: go to the account
+    return _signed_in(citizen.id, inter)
 
 
 def _int(value: str | None) -> int | None:

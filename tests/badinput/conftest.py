@@ -185,6 +185,16 @@ def row_counts(db: Any) -> dict[str, int]:
 
 
 @pytest.fixture
+def settings(settings: Any) -> Any:
+    """The test settings with the limits on guessing raised: fuzzing is not guessing
+    (the limits have their own tests, in tests/citizens/test_limits.py)."""
+    from dataclasses import replace
+
+    raised = tuple((name, "100000/minute") for name, _ in settings.limits)
+    return replace(settings, limits=raised)
+
+
+@pytest.fixture
 def portal(db: Any) -> PortalInfo:
     """A confidential portal (client_secret_basic), committed."""
     return new_portal(db)

@@ -30,6 +30,7 @@ from tests.browser.helpers import (
     wait_for_consent,
 )
 from tests.support.factories import PASSWORD, profile_data
+from tests.support.inbox import sms_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -39,7 +40,7 @@ FULL_NAME = f"{FAMILY} {MIDDLE} {GIVEN}"  # Vietnamese order: family name first
 PROVINCE_DA_NANG = "48"
 
 
-def register_through_form(page: Any, data: dict[str, str]) -> None:
+def register_through_form(page: Any, data: dict[str, str], live_settings: Any) -> None:
     """Fill and submit the provider's registration form like a citizen would."""
     expect(page.locator("#family_name")).to_be_visible()
     page.fill("#family_name", data["family_name"])
@@ -58,6 +59,10 @@ def register_through_form(page: Any, data: dict[str, str]) -> None:
     page.fill("#password", PASSWORD)
     page.fill("#password_confirm", PASSWORD)
     page.locator('form button[type="submit"]').last.click()
+    # The account exists once the code sent by SMS is typed (the phone is verified).
+    expect(page.locator("#code")).to_be_visible()
+    page.fill("#code", sms_code(live_settings, data["phone"], "registration_code"))
+    page.locator('main form button[type="submit"]').click()
 
 
 def assert_consent_lists(page: Any, portal_key: str, expected: list[str]) -> None:
@@ -94,7 +99,7 @@ def test_declare_once_then_single_sign_on_into_a_second_portal(page, live, porta
     page.locator('main a[href*="/register"]').click()
     assert path_of(page.url) == "/register"
     assert "interaction=" in page.url  # the authorization continues after registering
-    register_through_form(page, data)
+    register_through_form(page, data, live.settings)
 
     # The consent page for portal 1, listing each claim it asked for with its purpose.
     wait_for_consent(page)

@@ -44,3 +44,20 @@ class Inbox:
         match = CODE.search(self.last(address, kind).body)
         assert match, "no code in the message"
         return match.group(1)
+
+
+def sms_code(settings: Settings, phone: str, kind: str, timeout: float = 5.0) -> str:
+    """Return the newest code of ``kind`` sent to ``phone`` by a live provider.
+
+    Messages leave just after the response, so the outbox is read again for a moment.
+    """
+    import time
+
+    from idp.citizens.validation import normalize_phone
+
+    inbox, to = Inbox(settings), normalize_phone(phone)
+    deadline = time.monotonic() + timeout
+    while not inbox.to(to, kind):
+        assert time.monotonic() < deadline, f"no {kind} message to {to}"
+        time.sleep(0.05)
+    return inbox.code(to, kind)

@@ -9,6 +9,7 @@ redirect URI).
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -323,3 +324,34 @@ def sign_in(client: Any, citizen: Any) -> None:
 def page_csrf(client: Any, path: str = "/signin") -> str:
     """Fetch a page with a Flask test client; return its CSRF token (bound to its session)."""
     return UserAgent.over(client).csrf(path)
+
+
+def register_through_pages(client: Any, settings: Any, **overrides: Any) -> tuple[dict, Any]:
+    """Register through the pages with a Flask test client, typing the code sent by SMS.
+
+    Return (the profile typed, the response to the code: 303 when the account exists).
+    """
+    from idp.citizens.validation import normalize_phone
+    from tests.support.factories import PASSWORD, profile_data
+    from tests.support.forms import csrf_token
+    from tests.support.inbox import Inbox
+
+    data = profile_data(**overrides)
+    form = {**data, "password": PASSWORD, "password_confirm": PASSWORD}
+    codes_before = len(Inbox(settings).to(normalize_phone(data["phone"]), "registration_code"))
+    sent = client.post("/register", data={**form, "csrf_token": page_csrf(client, "/register")})
+    sent.close()  # the SMS leaves once the response was sent
+    if sent.status_code != 200:
+        return data, sent
+    html = sent.get_data(as_text=True)
+    pending = re.search(r'name="pending" value="([^"]+)"', html)
+    assert pending, "no registration code page"
+    inbox, phone = Inbox(settings), normalize_phone(data["phone"])
+    if len(inbox.to(phone, "registration_code")) != codes_before + 1:
+        return data, sent  # no code sent (the details have an account): the code page
+    code = inbox.code(phone, "registration_code")
+    done = client.post(
+        "/register/code",
+        data={"pending": pending.group(1), "code": code, "csrf_token": csrf_token(html)},
+    )
+    return data, done
