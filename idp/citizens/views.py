@@ -404,6 +404,8 @@ def _account_page(
     saved: bool = False,
     notice: Any = None,
     password_errors: dict[str, Any] | None = None,
+    phone_code: bool = False,
+    phone_code_error: Any = None,
 ) -> Any:
     if values is None:
         values = {
@@ -422,11 +424,13 @@ def _account_page(
         saved=saved,
         notice=notice,
         password_errors=password_errors or {},
+        phone_code=phone_code or phone_code_error is not None,
+        phone_code_error=phone_code_error,
         has_second_factor=factors.has_factor(get_db(), citizen.id),
         address=address_claim(citizen.province_code, citizen.ward_code, citizen.street),
         provinces=provinces(),
         communes=communes(province) if province else [],
-    ), (400 if errors or password_errors else 200)
+    ), (400 if errors or password_errors or phone_code_error else 200)
 
 
 @bp.post("/account/contacts")
