@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 
 from idp import assurance, events, runtime
 from idp import interaction as flow
-from idp.citizens import factors, guard, messages, registration, service
+from idp.citizens import browsers, factors, guard, messages, registration, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
@@ -128,6 +128,7 @@ def _signed_in(
     recovery_codes_left: int | None = None,
 ) -> Any:
     """Start a fresh session, then continue the authorization or go to the account."""
+    browsers.note_sign_in(citizen_id)
     sso, target = _start_session(citizen_id, inter, level)
     if recovery_codes_left is not None:
         # The citizen is told how many recovery codes remain before going on.
