@@ -91,6 +91,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             self.cfg.set("accesslog", "-")
             # No query strings in access logs: they can carry codes and hints.
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms')
+            # One-time link tokens in paths are cut out too (idp/accesslog.py).
+            self.cfg.set("logger_class", "idp.accesslog.RedactingLogger")
 
         def load(self) -> Any:
             return create_app(settings)
