@@ -251,28 +251,10 @@ def reset(token: str) -> Any:
 
 def _check_factor(citizen_id: str) -> None:
     """Check the TOTP or recovery code typed with the new password (ValidationErrors)."""
-    if not guard.may_enter_code(citizen_id):
-        raise ValidationErrors(
-            {"code": _l("Too many wrong codes. Wait 15 minutes, then try again.")}
-        )
-    typed = request.form.get("code", "")
-    check = factors.verify_second_factor(
-        get_db(),
-        runtime.store(),
-        citizen_id=citizen_id,
-        code=typed,
-        secret_key=runtime.settings().secret_key,
-    )
-    if check.ok:
-        guard.code_succeeded(citizen_id)
-        return
-    if factors.well_formed(typed):
-        guard.code_failed(citizen_id)
-    raise ValidationErrors(
-        {
-            "code": _l(
-                "This code is not correct, or was already used. Type the code your app "
-                "shows now, or a recovery code."
-            )
-        }
-    )
+    from idp.citizens.views import _FACTOR_CODE_ERROR, _TOO_MANY_CODES, _check_code
+
+    check = _check_code(citizen_id)
+    if check is None:
+        raise ValidationErrors({"code": _TOO_MANY_CODES})
+    if not check.ok:
+        raise ValidationErrors({"code": _FACTOR_CODE_ERROR})

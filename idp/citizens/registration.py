@@ -32,7 +32,7 @@ from sqlalchemy import or_, select
 from idp import events, runtime
 from idp.citizens import guard, messages, service
 from idp.citizens.models import Citizen
-from idp.citizens.validation import Profile, ValidationErrors, validate_profile
+from idp.citizens.validation import PROFILE_FIELDS, Profile, ValidationErrors, validate_profile
 from idp.db import get_db
 from idp.errors import InteractionExpired
 from idp.hashing import digest
@@ -86,7 +86,7 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
     code = f"{secrets.randbelow(10**6):06d}"
     record = {
         "binding": browser_binding(create=True),
-        "form": {k: form.get(k, "") for k in _PROFILE_KEYS},
+        "form": {k: form.get(k, "") for k in PROFILE_FIELDS},
         "password_hash": password_hash,
         "code": None if found else _code_hash(pending, code),
         "interaction": interaction,
@@ -111,21 +111,6 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
         )
         events.emit("registration.pending")
     return pending
-
-
-_PROFILE_KEYS = (
-    "family_name",
-    "middle_name",
-    "given_name",
-    "birthdate",
-    "gender",
-    "cccd",
-    "email",
-    "phone",
-    "province",
-    "commune",
-    "street",
-)
 
 
 def _tell_owners(citizen_ids: list[str], free_phone: str | None) -> None:

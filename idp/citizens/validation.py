@@ -381,6 +381,22 @@ def address_claim(province_code: int, ward_code: int, street: str) -> dict[str, 
 # ---------------------------------------------------------------------------------------
 
 
+#: The fields of the registration form, in form order.
+PROFILE_FIELDS = (
+    "family_name",
+    "middle_name",
+    "given_name",
+    "birthdate",
+    "gender",
+    "cccd",
+    "email",
+    "phone",
+    "province",
+    "commune",
+    "street",
+)
+
+
 @dataclass(frozen=True)
 class Profile:
     """A validated, normalised citizen profile."""

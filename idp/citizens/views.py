@@ -23,6 +23,7 @@ from idp.citizens import browsers, factors, guard, messages, registration, servi
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
+    PROFILE_FIELDS,
     ValidationErrors,
     address_claim,
     communes,
@@ -37,20 +38,6 @@ from idp.web import browser_binding, get_locale, rotate_browser_session
 bp = Blueprint("citizens", __name__)
 bp.app_context_processor(template_globals)
 bp.after_app_request(guard.attach_deferred)
-
-PROFILE_FIELDS = (
-    "family_name",
-    "middle_name",
-    "given_name",
-    "birthdate",
-    "gender",
-    "cccd",
-    "email",
-    "phone",
-    "province",
-    "commune",
-    "street",
-)
 
 
 def _hasher() -> Any:
