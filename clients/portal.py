@@ -28,6 +28,7 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.integrations.base_client import InvalidTokenError
 from authlib.integrations.flask_client import OAuth, OAuthError
@@ -36,6 +37,16 @@ from flask import Flask, redirect, render_template, request, session, url_for
 # What the portal keeps of a token response: enough to call userinfo, nothing more.
 # (A portal that asks offline_access would also keep the refresh token, server-side.)
 TOKEN_FIELDS = ("access_token", "token_type", "expires_at", "scope")
+
+# What the citizen reads when sign-in did not complete (the OAuth error code is shown too,
+# small, for whoever helps them).
+ERROR_TEXT = {
+    "access_denied": "Bạn đã không đồng ý chia sẻ dữ liệu nên chưa đăng nhập vào cổng này. "
+    "Bạn có thể đăng nhập lại bất cứ lúc nào. · You chose not to share your data, so you "
+    "are not signed in to this portal. You can sign in again at any time.",
+    "login_required": "Bạn cần đăng nhập. · You need to sign in.",
+    "": "Đăng nhập không thành công. Hãy thử lại. · Sign-in did not complete. Please try again.",
+}
 
 
 def show_claim(value: Any) -> str:
@@ -119,14 +130,19 @@ def create_portal_app(
         context.setdefault("error", None)
         context.setdefault("more_scope", None)
         context.setdefault("withdrawn", False)
+        context.setdefault("signed_out", False)
+        context["error_text"] = ERROR_TEXT.get(context["error"] or "", ERROR_TEXT[""])
         return render_template("portal.html", name=name, **context), status
 
     @app.get("/")
     def home() -> Any:
         error = request.args.get("error")
+        returned = request.args.get("state")
+        expected = session.pop("logout_state", None)
+        signed_out = bool(returned and expected and secrets.compare_digest(returned, expected))
         user = session.get("user")
         if user is None:
-            return page(error=error)
+            return page(error=error, signed_out=signed_out)
         userinfo = fetch_userinfo(session["token"])
         # OIDC Core §5.3.2: userinfo must be about the same subject as the ID token.
         if userinfo is None or userinfo.get("sub") != user["sub"]:
@@ -172,8 +188,33 @@ def create_portal_app(
 
     @app.post("/logout")
     def logout() -> Any:
+        """Sign out of this portal only (the provider's session stays)."""
         session.clear()
         return redirect(url_for("home"))
+
+    @app.post("/logout/everywhere")
+    def logout_everywhere() -> Any:
+        """Sign out here, then at the provider (OpenID Connect RP-Initiated Logout).
+
+        On a shared computer this is the button that matters: the provider's single
+        sign-on session ends, so the next person cannot open any portal as this citizen.
+        The portal keeps no ID token (it holds personal claims), so it sends its
+        ``client_id``; the provider then asks the citizen to confirm, and sends the
+        browser back to the registered ``post_logout_redirect_uri`` with ``state``.
+        """
+        session.clear()
+        state = secrets.token_urlsafe(16)
+        session["logout_state"] = state
+        meta = oauth.idp.load_server_metadata()
+        query = urlencode(
+            {
+                "client_id": client_id,
+                "post_logout_redirect_uri": url_for("home", _external=True),
+                "state": state,
+                "ui_locales": request.args.get("lang", "vi"),
+            }
+        )
+        return redirect(f"{meta['end_session_endpoint']}?{query}", code=303)
 
     return app
 

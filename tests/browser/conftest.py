@@ -260,6 +260,7 @@ def start_portal(
         reg = live.register_portal(
             name=name,
             redirect_uris=[f"{url}/callback"],
+            post_logout_redirect_uris=[f"{url}/"],
             scope=registered,
             sector_identifier=sector,
             **kw,

@@ -1,0 +1,88 @@
+"""Signing out on a shared computer, in chromium: the demo portal's "sign out everywhere"
+uses RP-initiated logout; the provider asks the citizen (the portal sends no ID token),
+ends the single sign-on session and returns the browser to the portal with its state.
+The next person at that computer meets the password, not the previous citizen."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.helpers import agree_to_all, assert_clean, path_of, sign_in, wait_for_consent
+
+
+def _signed_in_at(page, portal, citizen, *, password: bool) -> None:
+    page.goto(portal.url + "/")
+    page.click("#login")
+    if password:
+        sign_in(page, citizen)
+    wait_for_consent(page)
+    agree_to_all(page)
+    page.click("#approve")
+    expect(page.locator("#signed-in")).to_be_visible()
+
+
+def test_sign_out_everywhere_ends_single_sign_on(browsing, live, portals):
+    land, business = portals
+    citizen = live.make_citizen()
+    page = browsing.new_page()
+    _signed_in_at(page, land, citizen, password=True)
+    _signed_in_at(page, business, citizen, password=False)  # single sign-on
+
+    page.goto(land.url + "/")
+    page.click("#logout-everywhere")
+    expect(page.locator("#logout-yes")).to_be_visible()  # the provider asks
+    assert path_of(page.url) == "/logout"
+    assert land.name in page.locator("main").inner_text()
+    page.click("#logout-yes")
+    expect(page.locator("#portal-signed-out")).to_be_visible()
+    assert page.url.startswith(land.url + "/")
+    expect(page.locator("#login")).to_be_visible()
+
+    # The next person opening the other portal's sign-in meets the password.
+    page.goto(business.url + "/")
+    page.click("#logout")  # that portal's own session (no back-channel logout yet)
+    page.click("#login")
+    expect(page.locator("#password")).to_be_visible()
+    assert path_of(page.url) == "/signin"
+    assert_clean(page)
+
+
+def test_staying_signed_in_keeps_the_session(browsing, live, portals):
+    land, _ = portals
+    citizen = live.make_citizen()
+    page = browsing.new_page()
+    _signed_in_at(page, land, citizen, password=True)
+    page.click("#logout-everywhere")
+    page.click("#logout-no")
+    expect(page.locator("#account-notice, main h1").first).to_be_visible()
+    assert path_of(page.url) == "/account"
+    # Still signed in at the provider: the portal signs in again without a password.
+    page.goto(land.url + "/")
+    page.click("#login")
+    expect(page.locator("#signed-in")).to_be_visible()
+
+
+def test_a_declined_consent_reads_as_a_sentence(browsing, live, portals):
+    land, _ = portals
+    citizen = live.make_citizen()
+    page = browsing.new_page()
+    sign_in(page, citizen, at=land.url)
+    wait_for_consent(page)
+    page.click("#deny")
+    error = page.locator("#portal-error")
+    expect(error).to_contain_text("Bạn đã không đồng ý chia sẻ dữ liệu")
+    expect(error).to_contain_text("access_denied")
+
+
+def test_the_portal_trusts_only_its_own_logout_state(portals):
+    """A forged "you are signed out" return (a state the portal did not send) shows nothing."""
+    land, _ = portals
+    client = land.app.test_client()
+    assert 'id="portal-signed-out"' not in client.get("/?state=forged").get_data(as_text=True)
+    with client.session_transaction() as sess:
+        sess["logout_state"] = "the-real-one"
+    assert 'id="portal-signed-out"' not in client.get("/?state=forged").get_data(as_text=True)
+    with client.session_transaction() as sess:
+        sess["logout_state"] = "the-real-one"
+    shown = client.get("/?state=the-real-one").get_data(as_text=True)
+    assert 'id="portal-signed-out"' in shown
