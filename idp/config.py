@@ -69,6 +69,8 @@ class Settings:
     refresh_token_ttl: int = 30 * 24 * 3600
     code_ttl: int = 60
     session_ttl: int = 8 * 3600
+    #: IDP_SESSION_IDLE_TTL — a sign-in session unused this long (seconds) ends; 0: never.
+    session_idle_ttl: int = 2 * 3600
     interaction_ttl: int = 1800
     id_token_ttl: int = 600
     #: IDP_SET_PASSWORD_TTL — lifetime of one-time "set your password" links.
@@ -153,6 +155,7 @@ class Settings:
             ("IDP_REFRESH_TOKEN_TTL", "refresh_token_ttl"),
             ("IDP_CODE_TTL", "code_ttl"),
             ("IDP_SESSION_TTL", "session_ttl"),
+            ("IDP_SESSION_IDLE_TTL", "session_idle_ttl"),
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
             ("IDP_RESET_TTL", "reset_ttl"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
@@ -191,6 +194,7 @@ class Settings:
             ("refresh_token_ttl", 1),
             ("code_ttl", 1),
             ("session_ttl", 1),
+            ("session_idle_ttl", 0),
             ("set_password_ttl", 1),
             ("reset_ttl", 60),
             ("trust_proxy", 0),

@@ -67,6 +67,18 @@ def describe(user_agent: str) -> str:
     return ", ".join(part for part in (browser, system) if part)
 
 
+def network(address: str | None) -> str:
+    """Return the network of an address (IPv4 /24, IPv6 /48): where, roughly, not who."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
 def _device() -> str:
     """Return this browser's device value, making one (set on the response) if needed."""
     value = request.cookies.get(DEVICE_COOKIE, "")

@@ -410,8 +410,13 @@ def start_session(
     acr: str,
     ttl: int,
     replaces: str | None = None,
+    about: dict[str, str] | None = None,
 ) -> SignInSession:
-    """Start a new session (a fresh id: the old one, if any, is ended)."""
+    """Start a new session (a fresh id: the old one, if any, is ended).
+
+    ``about``: what the citizen's sessions page shows of it (the kind of browser, the
+    address's network), kept with the session and in the citizen's session index.
+    """
     if replaces:
         end_session(store, replaces)
     sid = secrets.token_urlsafe(32)
@@ -425,15 +430,31 @@ def start_session(
             "amr": list(amr),
             "acr": acr,
             "started": now,
+            "expires": now + ttl,
+            "last": now,
+            "about": dict(about or {}),
+            "portals": [],
         },
         ttl,
     )
+    index = store.get(_index_key(citizen_id)) or {}
+    index = {ref: until for ref, until in index.items() if float(until) > now}
+    index[digest(sid)] = now + ttl
+    store.put(_index_key(citizen_id), index, ttl)
     events.emit("session.started", citizen_id=citizen_id)
     return session
 
 
-def load_session(store: Store, sid: str | None) -> SignInSession | None:
-    """Return the live session with this id, or None."""
+#: How often (seconds) a session's "last used" time is written back to the store.
+TOUCH_EVERY = 60
+
+
+def load_session(store: Store, sid: str | None, idle_ttl: int = 0) -> SignInSession | None:
+    """Return the live session with this id, or None.
+
+    ``idle_ttl``: a session unused for longer ends (``IDP_SESSION_IDLE_TTL``); its
+    absolute lifetime (``IDP_SESSION_TTL``) is the store's expiry.
+    """
     if not _valid_sid(sid):
         return None
     data = store.get(_session_key(sid))
@@ -444,9 +465,89 @@ def load_session(store: Store, sid: str | None) -> SignInSession | None:
         # Ended by end_all_sessions (password changed or reset, "this was not me").
         store.delete(_session_key(sid))
         return None
+    now = time.time()
+    last = float(data.get("last", data.get("started", now)))
+    if idle_ttl and now - last > idle_ttl:
+        store.delete(_session_key(sid))
+        events.emit("session.idle_ended", citizen_id=data["citizen_id"])
+        return None
+    if now - last > TOUCH_EVERY and "expires" in data:
+        left = int(float(data["expires"]) - now)
+        if left > 0:
+            data["last"] = now
+            store.put(_session_key(sid), data, left)
     return SignInSession(
         sid, data["citizen_id"], int(data["auth_time"]), tuple(data["amr"]), data["acr"]
     )
+
+
+def note_portal(store: Store, sid: str, portal_name: str) -> None:
+    """Remember that a portal was signed in to within this session (sessions page)."""
+    data = store.get(_session_key(sid)) if _valid_sid(sid) else None
+    if not data or portal_name in data.get("portals", []) or "expires" not in data:
+        return
+    left = int(float(data["expires"]) - time.time())
+    if left > 0:
+        data["portals"] = [*data.get("portals", []), portal_name][-20:]
+        store.put(_session_key(sid), data, left)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One live session as the citizen's sessions page shows it (never its secret)."""
+
+    ref: str  # the digest of the session id (the store key's suffix)
+    started: float
+    last: float
+    about: dict[str, str]
+    portals: tuple[str, ...]
+
+    @property
+    def started_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.started, dt.UTC)
+
+    @property
+    def last_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.last, dt.UTC)
+
+
+def list_sessions(store: Store, citizen_id: str) -> list[SessionInfo]:
+    """Return the citizen's live sessions, newest first."""
+    cut = store.get(_cutoff_key(citizen_id))
+    out = []
+    for ref in store.get(_index_key(citizen_id)) or {}:
+        data = store.get(f"sso:{ref}")
+        if not data or data.get("citizen_id") != citizen_id:
+            continue
+        if cut and float(data.get("started", 0)) <= float(cut["t"]):
+            continue
+        out.append(
+            SessionInfo(
+                ref,
+                float(data["started"]),
+                float(data.get("last", data["started"])),
+                dict(data.get("about") or {}),
+                tuple(data.get("portals") or ()),
+            )
+        )
+    return sorted(out, key=lambda info: info.started, reverse=True)
+
+
+def end_session_ref(store: Store, citizen_id: str, ref: str) -> bool:
+    """End one of the citizen's sessions by its reference; False if it is not theirs."""
+    if not isinstance(ref, str) or len(ref) != 64:
+        return False
+    data = store.get(f"sso:{ref}")
+    if not data or data.get("citizen_id") != citizen_id:
+        return False
+    store.delete(f"sso:{ref}")
+    events.emit("session.ended", citizen_id=citizen_id)
+    return True
+
+
+def session_ref(sid: str) -> str:
+    """Return the public reference of a session (what ID tokens carry as ``sid``)."""
+    return digest(sid)
 
 
 def end_session(store: Store, sid: str | None) -> None:
@@ -459,12 +560,16 @@ def _cutoff_key(citizen_id: str) -> str:
     return f"sso-cutoff:{citizen_id}"
 
 
+def _index_key(citizen_id: str) -> str:
+    return f"sso-index:{citizen_id}"
+
+
 def end_all_sessions(store: Store, *, citizen_id: str, ttl: int) -> None:
     """End every session of the citizen started until now, on every browser and worker.
 
-    Sessions are not indexed by citizen: a cut-off time is kept instead (for ``ttl``, the
-    session lifetime, after which the sessions it ends have expired anyway), and
-    ``load_session`` refuses a session started at or before it. A session started
+    A cut-off time is kept (for ``ttl``, the session lifetime, after which the sessions
+    it ends have expired anyway), and ``load_session`` refuses a session started at or
+    before it, so that no session is missed, listed or not. A session started
     afterwards (the one the caller starts next) is live. Workers' clocks must agree
     within the time between two such actions (NTP).
     """

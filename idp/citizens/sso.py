@@ -23,7 +23,11 @@ SSO_COOKIE = "idp_sso"
 def current_sso() -> service.SignInSession | None:
     """Return this browser's live sign-in session, if any."""
     if "idp_sso" not in g:
-        g.idp_sso = service.load_session(runtime.store(), request.cookies.get(SSO_COOKIE))
+        g.idp_sso = service.load_session(
+            runtime.store(),
+            request.cookies.get(SSO_COOKIE),
+            runtime.settings().session_idle_ttl,
+        )
     return g.idp_sso
 
 

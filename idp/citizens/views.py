@@ -89,6 +89,10 @@ def _start_session(
         acr=assurance.acr_of(level),
         ttl=settings.session_ttl,
         replaces=old.sid if old else None,
+        about={
+            "browser": browsers.describe(request.headers.get("User-Agent", "")),
+            "network": browsers.network(request.remote_addr),
+        },
     )
     g.idp_sso = sso
     rotate_browser_session()
@@ -404,6 +408,7 @@ def _account_page(
             "street": citizen.street,
         }
     province = _int(values.get("province"))
+    current = current_sso()
     return render_template(
         "citizens/account.html",
         citizen=citizen,
@@ -412,6 +417,8 @@ def _account_page(
         saved=saved,
         notice=notice,
         password_errors=password_errors or {},
+        sessions=service.list_sessions(runtime.store(), citizen.id),
+        current_session=service.session_ref(current.sid) if current else None,
         phone_code=phone_code or phone_code_error is not None,
         phone_code_error=phone_code_error,
         has_second_factor=factors.has_factor(get_db(), citizen.id),
@@ -487,6 +494,34 @@ def change_password(citizen: Any) -> Any:
     notice = _l("Your password was changed. Every other device was signed out.")
     resp = make_response(_account_page(citizen, {}, None, notice=notice))
     return set_sso(resp, sso)
+
+
+@bp.post("/account/sessions/end")
+@citizen_required
+def end_one_session(citizen: Any) -> Any:
+    """Sign out one of the citizen's sessions (another browser, or this one)."""
+    ref = request.form.get("session", "")
+    current = current_sso()
+    if current is not None and ref == service.session_ref(current.sid):
+        return signout()
+    if not service.end_session_ref(runtime.store(), citizen.id, ref):
+        return _account_page(citizen, {}, None, notice=_l("That session had already ended."))
+    return _account_page(citizen, {}, None, notice=_l("That session was signed out."))
+
+
+@bp.post("/account/sessions/end-all")
+@citizen_required
+def end_every_session(citizen: Any) -> Any:
+    """Sign out everywhere: every session ends, tokens without offline_access die."""
+    db = get_db()
+    tokens.revoke_session_tokens(db, citizen.id, "signed_out_everywhere")
+    db.commit()
+    service.end_all_sessions(
+        runtime.store(), citizen_id=citizen.id, ttl=runtime.settings().session_ttl
+    )
+    rotate_browser_session()
+    resp = make_response(render_template("citizens/signed_out.html", everywhere=True))
+    return set_sso(resp, None)
 
 
 # -- the second factor ---------------------------------------------------------------

@@ -308,6 +308,7 @@ def _decide(
             claims_request=needs.claims_request,
         )
         db.commit()
+        citizens.note_portal(store, sso.sid, portal.name)
     except OAuth2Error as error:
         if inter is not None:
             flow.take(store, inter)

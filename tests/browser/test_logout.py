@@ -86,3 +86,20 @@ def test_the_portal_trusts_only_its_own_logout_state(portals):
         sess["logout_state"] = "the-real-one"
     shown = client.get("/?state=the-real-one").get_data(as_text=True)
     assert 'id="portal-signed-out"' in shown
+
+
+def test_sign_out_everywhere_from_the_sessions_page(browsing, live):
+    """Two browsers (two contexts) signed in; "sign out everywhere" in one ends both."""
+    citizen = live.make_citizen()
+    here, there = browsing.new_page(), browsing.new_page()
+    for page in (here, there):
+        page.goto(live.url + "/signin?lang=en")
+        sign_in(page, citizen)
+        page.wait_for_url(live.url + "/account")
+    here.reload()
+    expect(here.locator("#sessions > li")).to_have_count(2)
+    here.click("#signout-everywhere")
+    expect(here.locator("#signed-out-everywhere")).to_be_visible()
+    there.goto(live.url + "/account")
+    assert path_of(there.url) == "/signin"
+    assert_clean(here)
