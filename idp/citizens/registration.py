@@ -43,6 +43,9 @@ REGISTER_IP = "register_ip"
 VERIFY_ACCOUNT = "verify_account"
 #: How long a registration waits for its code (seconds).
 PENDING_TTL = 900
+#: At most one "someone tried to register with your details" notice per owner (and per
+#: phone typed) in this many seconds.
+NOTICE_EVERY = 3600
 
 
 class RegistrationExpired(InteractionExpired):
@@ -118,9 +121,12 @@ def _tell_owners(citizen_ids: list[str], free_phone: str | None) -> None:
     db = get_db()
     signin = url_for("citizens.signin", _external=True)
     recover = messages.recover_url()
+    store = runtime.store()
     for cid in citizen_ids:
         owner = service.get_citizen(db, cid)
-        if owner is not None:
+        # One notice per owner per NOTICE_EVERY, however many attempts (from however
+        # many addresses): a notice must not become a way to flood someone.
+        if owner is not None and store.add(f"notice:registration_attempt:{cid}", {}, NOTICE_EVERY):
             messages.notify(
                 owner,
                 "registration_attempt",
@@ -128,7 +134,9 @@ def _tell_owners(citizen_ids: list[str], free_phone: str | None) -> None:
                 signin_url=signin,
                 recover_url=recover,
             )
-    if free_phone:
+    if free_phone and store.add(
+        f"notice:registration_taken:{digest(free_phone)}", {}, NOTICE_EVERY
+    ):
         messages.send_to(
             free_phone,
             SMS,

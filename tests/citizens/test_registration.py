@@ -299,3 +299,12 @@ def test_fresh_and_taken_details_take_the_same_time(db, settings, store, owner):
             times[kind].append(attempt(kind))
     medians = {k: statistics.median(v) for k, v in times.items()}
     assert abs(medians["fresh"] - medians["taken"]) < 0.020, medians
+
+
+def test_an_owner_gets_one_notice_an_hour_however_many_attempts(client, db, owner, inbox):
+    taken = {k: owner.profile[k] for k in ("cccd", "birthdate", "gender")}
+    phone = "0905777888"
+    for _ in range(3):
+        assert _post(client, phone=phone, **taken)[1].status_code == 200
+    assert len(inbox.to(owner.profile["email"], "registration_attempt")) == 1
+    assert len(inbox.to(normalize_phone(phone), "registration_taken")) == 1
