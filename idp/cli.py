@@ -366,15 +366,137 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
 
 
 @main.group()
+def staff() -> None:
+    """Staff accounts (desk officers): add, list, re-issue a set-up link, disable."""
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, required=True, help="desk_officer")
+@click.option(
+    "--unit", default=None, help="The desk's administrative unit (province or commune code)."
+)
+@click.option("--name", default="", help="The person's name, for listings.")
+def staff_add(email: str, roles: tuple[str, ...], unit: str | None, name: str) -> None:
+    """Create a staff account and print its one-time set-up link."""
+    from idp.staff import service as staff_service
+
+    settings = _settings()
+    with _session(settings) as session:
+        try:
+            account = staff_service.add_staff(
+                session, email=email, roles=list(roles), unit_code=unit, name=name
+            )
+        except staff_service.StaffError as exc:
+            _fail(str(exc))
+        token = staff_service.new_setup_link(session, account, ttl=settings.set_password_ttl)
+        session.commit()
+        out = {
+            **staff_service.describe(account),
+            "setup_url": f"{settings.issuer}/staff/setup/{token}",
+            "expires_in": settings.set_password_ttl,
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@staff.command("link")
+@click.argument("email")
+def staff_link(email: str) -> None:
+    """Print a new set-up link (lost password or phone); the old credentials stop working."""
+    from idp.staff import service as staff_service
+
+    settings = _settings()
+    with _session(settings) as session:
+        account = _officer(session, email)
+        if account.disabled_at is not None:
+            _fail("this staff account is disabled")
+        token = staff_service.new_setup_link(session, account, ttl=settings.set_password_ttl)
+        session.commit()
+        click.echo(
+            json.dumps(
+                {
+                    "email": account.email,
+                    "setup_url": f"{settings.issuer}/staff/setup/{token}",
+                    "expires_in": settings.set_password_ttl,
+                },
+                indent=2,
+            )
+        )
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """List staff accounts as JSON (never a credential)."""
+    from idp.staff import service as staff_service
+
+    with _session(_settings()) as session:
+        rows = [staff_service.describe(a) for a in staff_service.list_staff(session)]
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+@staff.command("disable")
+@click.argument("email")
+def staff_disable(email: str) -> None:
+    """Disable a staff account: no more sign-ins; its sessions end at their next use."""
+    from idp.staff import service as staff_service
+
+    with _session(_settings()) as session:
+        account = _officer(session, email)
+        staff_service.disable_staff(session, account)
+        session.commit()
+        click.echo(json.dumps(staff_service.describe(account), ensure_ascii=False, indent=2))
+
+
+@main.group()
 def citizens() -> None:
     """One-stop desk commands."""
 
 
+@contextmanager
+def _app(settings: Settings) -> Iterator[Any]:
+    """Yield the app (in its context, messages in English) and its database session."""
+    from idp import create_app
+    from idp.db import get_db
+
+    with _session(settings):
+        pass  # refuses an unmigrated database with a clear message
+    app = create_app(settings)
+    with app.test_request_context("/?lang=en", base_url=settings.issuer):
+        yield app, get_db()
+
+
+def _officer(session: Any, email: str) -> Any:
+    from idp.staff import service as staff
+
+    account = staff.by_email(session, email)
+    if account is None:
+        _fail(f"no staff account has the email {email!r} (add it with `idp staff add`)")
+    return account
+
+
+def _errors_text(errors: dict[str, Any]) -> str:
+    return "\n".join(f"  {k}: {v}" for k, v in errors.items())
+
+
 @citizens.command("add")
-def citizens_add() -> None:
-    """Register a citizen from one JSON profile on stdin; print the id and a set-password link."""
-    from idp.citizens.service import create_password_link, register_citizen
+@click.option(
+    "--officer",
+    required=True,
+    help="Email of the desk officer's staff account who checked the citizen ID card.",
+)
+@click.option("--unit", default=None, help="The desk's unit code (default: the officer's).")
+@click.option(
+    "--owner-confirmed",
+    is_flag=True,
+    help="The number is on an account that only declared it, and the officer checked that "
+    "the person holds the card: give the number to them.",
+)
+def citizens_add(officer: str, unit: str | None, owner_confirmed: bool) -> None:
+    """One-stop desk: register a citizen from one JSON profile on stdin, verified from the
+    card; print the id and a set-password link."""
+    from idp.citizens.service import make_hasher
     from idp.citizens.validation import ValidationErrors, validate_profile
+    from idp.staff import desk
 
     settings = _settings()
     raw = sys.stdin.read(1_000_000)
@@ -384,38 +506,74 @@ def citizens_add() -> None:
         _fail(f"stdin is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     if not isinstance(data, dict):
         _fail("stdin must hold one JSON object with the profile fields")
-    from flask import Flask
-    from flask_babel import Babel
-
-    # Messages in English for operators (a minimal app context for the translations).
-    app = Flask(__name__)
-    Babel(app, default_locale="en")
-    with app.app_context():
+    with _app(settings) as (_, session):
+        account = _officer(session, officer)
         try:
             profile = validate_profile(data)
         except ValidationErrors as exc:
-            lines = [f"  {k}: {v}" for k, v in exc.errors.items()]
-            _fail("the profile is not valid:\n" + "\n".join(lines))
-        with _session(settings) as session:
-            from idp.citizens.service import make_hasher
-
-            try:
-                citizen = register_citizen(
-                    session, profile=profile, password=None, hasher=make_hasher(settings)
-                )
-            except ValidationErrors as exc:
-                lines = [f"  {k}: {v}" for k, v in exc.errors.items()]
-                _fail("the profile cannot be registered:\n" + "\n".join(lines))
-            token = create_password_link(
-                session, citizen_id=citizen.id, ttl=settings.set_password_ttl
+            _fail("the profile is not valid:\n" + _errors_text(exc.errors))
+        try:
+            result = desk.register_in_person(
+                session,
+                profile=profile,
+                officer=account,
+                hasher=make_hasher(settings),
+                unit_code=unit,
+                owner_confirmed=owner_confirmed,
             )
-            session.commit()
-            out = {
-                "id": citizen.id,
-                "set_password_url": f"{settings.issuer}/set-password/{token}",
-                "expires_in": settings.set_password_ttl,
-            }
-            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        except ValidationErrors as exc:
+            session.rollback()
+            _fail("the profile cannot be registered:\n" + _errors_text(exc.errors))
+        except desk.DeskError as exc:
+            session.rollback()
+            _fail(str(exc))
+        session.commit()
+        out = {
+            "id": result.citizen.id,
+            "assurance": "desk_verified",
+            "set_password_url": f"{settings.issuer}/set-password/{result.set_password_token}",
+            "expires_in": settings.set_password_ttl,
+        }
+        if result.took_from:
+            out["number_taken_from"] = result.took_from
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@citizens.command("verify")
+@click.option(
+    "--from",
+    "source_file",
+    required=True,
+    type=click.File("r", encoding="utf-8"),
+    help="JSON lines of registry records: cccd, family_name, middle_name, given_name, "
+    "birthdate, gender, and optionally record_ref ('-' for stdin).",
+)
+@click.option(
+    "--source",
+    default="national_population_database",
+    show_default=True,
+    help="The registry the records come from (recorded with each verification).",
+)
+def citizens_verify(source_file: Any, source: str) -> None:
+    """Verify the accounts whose data exactly matches a registry record; report the rest.
+
+    Only exact matches are verified; a mismatch changes nothing and is listed with the
+    fields that differ (never their values).
+    """
+    from idp.citizens import identity
+
+    settings = _settings()
+    source = source.strip()
+    if not source or len(source) > 100:
+        _fail("--source must be 1 to 100 characters")
+    with _session(settings) as session:
+        try:
+            report = identity.import_registry_matches(session, source_file, source=source)
+        except UnicodeDecodeError:
+            session.rollback()
+            _fail("the file is not UTF-8 text")
+        session.commit()
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
 
 
 @citizens.command("reset")

@@ -80,6 +80,14 @@ class Settings:
     #: IDP_TOTP_ISSUER — the name authenticator apps show for the TOTP key (default: the
     #: issuer's host name).
     totp_issuer: str = ""
+    #: IDP_STAFF_SESSION_TTL, IDP_STAFF_IDLE_TTL — a staff sign-in lasts at most this long,
+    #: and ends after this long unused (seconds).
+    staff_session_ttl: int = 8 * 3600
+    staff_idle_ttl: int = 30 * 60
+    #: IDP_DESKS_FILE — JSON list of the one-stop desks shown to citizens whose data a
+    #: portal needs verified (``[{"name": {"vi", "en"}, "address", "hours"}]``); default:
+    #: the list shipped with the service.
+    desks_file: Path | None = None
     #: IDP_TRUST_PROXY — number of proxies whose X-Forwarded-* headers are trusted.
     trust_proxy: int = 0
     #: IDP_OUTBOX_DIR — file outbox for email and SMS that no server takes (default: the
@@ -125,6 +133,8 @@ class Settings:
             kw["issuer"] = env["IDP_ISSUER"]
         if "IDP_DATA_DIR" in env:
             kw["data_dir"] = Path(env["IDP_DATA_DIR"])
+        if env.get("IDP_DESKS_FILE"):
+            kw["desks_file"] = Path(env["IDP_DESKS_FILE"])
         if env.get("IDP_OUTBOX_DIR"):
             kw["outbox_dir"] = Path(env["IDP_OUTBOX_DIR"])
         if "IDP_SMTP_STARTTLS" in env:
@@ -158,6 +168,8 @@ class Settings:
             ("IDP_SESSION_IDLE_TTL", "session_idle_ttl"),
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
             ("IDP_RESET_TTL", "reset_ttl"),
+            ("IDP_STAFF_SESSION_TTL", "staff_session_ttl"),
+            ("IDP_STAFF_IDLE_TTL", "staff_idle_ttl"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
             ("IDP_SMTP_PORT", "smtp_port"),
             ("IDP_SIGNIN_DELAY_AFTER", "signin_delay_after"),
@@ -197,6 +209,8 @@ class Settings:
             ("session_idle_ttl", 0),
             ("set_password_ttl", 1),
             ("reset_ttl", 60),
+            ("staff_session_ttl", 60),
+            ("staff_idle_ttl", 60),
             ("trust_proxy", 0),
             ("smtp_port", 1),
             ("signin_delay_after", 1),

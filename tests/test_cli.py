@@ -145,30 +145,104 @@ def test_clients_default_acr_add_and_update(migrated):
     assert [p["default_acr_values"] for p in listed if p["client_id"] == client_id] == [[]]
 
 
-def test_citizens_add_from_json(migrated):
+OFFICER = "can.bo@motcua.danang.gov.vn"
+
+
+@pytest.fixture
+def officer(migrated):
+    result = run(migrated, "staff", "add", OFFICER, "--role", "desk_officer", "--unit", "48")
+    assert result.exit_code == 0, result.output
+    return OFFICER
+
+
+def test_staff_add_prints_a_setup_link_once_and_list_never(migrated):
+    result = run(
+        migrated, "staff", "add", "Can.Bo@Example.VN", "--role", "desk_officer", "--unit", "20275"
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["email"] == "can.bo@example.vn"
+    assert out["roles"] == ["desk_officer"] and out["unit_name"].startswith("Phường An Hải")
+    assert "/staff/setup/" in out["setup_url"] and out["ready"] is False
+    token = out["setup_url"].rsplit("/", 1)[1]
+    listed = run(migrated, "staff", "list").stdout
+    assert token not in listed and "can.bo@example.vn" in listed
+    # A new link replaces the old one.
+    again = json.loads(run(migrated, "staff", "link", "can.bo@example.vn").stdout)
+    assert again["setup_url"] != out["setup_url"]
+    disabled = json.loads(run(migrated, "staff", "disable", "can.bo@example.vn").stdout)
+    assert disabled["disabled"] is True
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["not-an-email", "--role", "desk_officer", "--unit", "48"],
+        ["a@example.vn", "--role", "emperor", "--unit", "48"],
+        ["a@example.vn", "--role", "desk_officer"],
+        ["a@example.vn", "--role", "desk_officer", "--unit", "999999"],
+        ["a@example.vn", "--role", "desk_officer", "--unit", "48", "--name", "x" * 101],
+    ],
+)
+def test_staff_add_bad_input_exits_2(migrated, args):
+    result = run(migrated, "staff", "add", *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert json.loads(run(migrated, "staff", "list").stdout) == []
+
+
+def test_staff_add_refuses_a_second_account_for_one_email(officer, migrated):
+    result = run(migrated, "staff", "add", OFFICER, "--role", "desk_officer", "--unit", "48")
+    assert result.exit_code == 2 and "already" in result.output
+
+
+def test_citizens_add_from_json(officer, migrated):
     data = profile_data()
-    result = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    result = run(migrated, "citizens", "add", "--officer", officer, stdin=json.dumps(data))
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["id"]
+    assert out["assurance"] == "desk_verified"
     assert "/set-password/" in out["set_password_url"]
-    # One CCCD, one account.
-    again = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    # One CCCD, one account: a second desk registration of a desk-verified number fails.
+    again = run(
+        migrated,
+        "citizens",
+        "add",
+        "--officer",
+        officer,
+        "--owner-confirmed",
+        stdin=json.dumps(
+            profile_data(cccd=data["cccd"], birthdate=data["birthdate"], gender=data["gender"])
+        ),
+    )
     assert again.exit_code == 2
-    assert "cccd" in again.output
+    assert "verified at a desk" in again.output
+
+
+def test_citizens_add_needs_an_officer_with_the_role(migrated):
+    data = json.dumps(profile_data())
+    missing = run(migrated, "citizens", "add", stdin=data)
+    assert missing.exit_code == 2
+    unknown = run(migrated, "citizens", "add", "--officer", "nobody@example.vn", stdin=data)
+    assert unknown.exit_code == 2 and "no staff account" in unknown.output
+    run(migrated, "staff", "add", "x@example.vn", "--role", "desk_officer", "--unit", "48")
+    run(migrated, "staff", "disable", "x@example.vn")
+    disabled = run(migrated, "citizens", "add", "--officer", "x@example.vn", stdin=data)
+    assert disabled.exit_code == 2 and "not an active desk officer" in disabled.output
 
 
 @pytest.mark.parametrize("stdin", ["not json", "[1, 2]", "", json.dumps({"cccd": "123"})])
-def test_citizens_add_bad_input_exits_2(migrated, stdin):
-    result = run(migrated, "citizens", "add", stdin=stdin)
+def test_citizens_add_bad_input_exits_2(officer, migrated, stdin):
+    result = run(migrated, "citizens", "add", "--officer", officer, stdin=stdin)
     assert result.exit_code == 2
     assert "Traceback" not in result.output
 
 
-def test_citizens_add_reports_cccd_mismatch_in_english(migrated):
+def test_citizens_add_reports_cccd_mismatch_in_english(officer, migrated):
     data = profile_data(gender="male", birthdate="1990-01-01")
     data["cccd"] = data["cccd"][:3] + "1" + data["cccd"][4:]  # female digit
-    result = run(migrated, "citizens", "add", stdin=json.dumps(data))
+    result = run(migrated, "citizens", "add", "--officer", officer, stdin=json.dumps(data))
     assert result.exit_code == 2
     assert "gender" in result.output
 

@@ -80,6 +80,29 @@ def _unseal(secret_key: str, citizen_id: str, sealed: str) -> str | None:
         return None
 
 
+def seal_key(secret_key: str, owner_id: str, totp_key: str) -> str:
+    """Return a TOTP key sealed for storage, bound to its owner's id (staff use it too)."""
+    return _seal(secret_key, owner_id, totp_key)
+
+
+def unseal_key(secret_key: str, owner_id: str, sealed: str) -> str | None:
+    """Return the TOTP key of a sealed value, or None if it cannot be read."""
+    return _unseal(secret_key, owner_id, sealed)
+
+
+def check_code(store: Store, owner_ref: str, key: str, code: object) -> bool:
+    """Return whether ``code`` is a valid TOTP code of ``key`` now, used once only."""
+    return _check_totp(store, owner_ref, key, code)
+
+
+def enrolment_for(key: str, account_name: str, issuer: str) -> Enrolment:
+    """Return what an enrolment page shows for ``key``: QR code, grouped key, URI."""
+    uri = pyotp.TOTP(key).provisioning_uri(name=account_name, issuer_name=issuer)
+    qr = segno.make(uri, error="m")
+    svg = qr.svg_inline(scale=5, border=2, dark="#000", light="#fff", omitsize=True)
+    return Enrolment(uri, svg, " ".join(key[i : i + 4] for i in range(0, len(key), 4)))
+
+
 # -- enrolment ----------------------------------------------------------------------
 
 
@@ -134,10 +157,7 @@ def begin_enrolment(
                 issuer=issuer,
                 secret_key=secret_key,
             )
-    uri = pyotp.TOTP(key).provisioning_uri(name=account_name, issuer_name=issuer)
-    qr = segno.make(uri, error="m")
-    svg = qr.svg_inline(scale=5, border=2, dark="#000", light="#fff", omitsize=True)
-    return Enrolment(uri, svg, " ".join(key[i : i + 4] for i in range(0, len(key), 4)))
+    return enrolment_for(key, account_name, issuer)
 
 
 def confirm_enrolment(

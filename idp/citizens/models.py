@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import ID, Base, UTCDateTime, new_id, utcnow
@@ -22,7 +22,9 @@ class Citizen(Base):
     given_name: Mapped[str] = mapped_column(String(50))
     birthdate: Mapped[dt.date] = mapped_column(Date)
     gender: Mapped[str] = mapped_column(String(8))
-    cccd: Mapped[str] = mapped_column(String(12), unique=True)
+    # Empty only when a one-stop desk gave the number to its verified owner (an account
+    # that had declared someone else's number keeps its other data).
+    cccd: Mapped[str | None] = mapped_column(String(12), unique=True)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
@@ -108,3 +110,36 @@ class KnownBrowser(Base):
     browser_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdentityVerification(Base):
+    """One verification of a citizen's identity data, kept as history (never updated but
+    to end it).
+
+    ``method``: ``desk`` (an officer at a one-stop desk checked the physical CCCD card:
+    ``officer_id``, ``unit_code``) or ``registry`` (matched against a record of the
+    national population database: ``source``, ``record_ref``). ``claims`` holds, per
+    identity item verified (``name``, ``birthdate``, ``gender``, ``cccd``), a digest of
+    the value verified, never the value: a value changed afterwards no longer matches, so
+    it reads as declared again. ``ended_at`` is set when the verification stops applying
+    (the number was given to its verified owner).
+    """
+
+    __tablename__ = "identity_verifications"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    citizen_id: Mapped[str] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(16))
+    claims: Mapped[dict] = mapped_column(JSON)
+    verified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    officer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="SET NULL")
+    )
+    unit_code: Mapped[str | None] = mapped_column(String(20))
+    evidence: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str | None] = mapped_column(String(100))
+    record_ref: Mapped[str | None] = mapped_column(String(100))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(40))

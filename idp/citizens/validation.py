@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import phonenumbers
 from flask_babel import LazyString
@@ -589,3 +589,51 @@ def validate_contacts(data: Mapping[str, object]) -> dict[str, object]:
         "ward_code": ward_code,
         "street": street,
     }
+
+
+#: The identity fields an officer compares with the CCCD card (and may correct).
+IDENTITY_FIELDS = ("family_name", "middle_name", "given_name", "birthdate", "gender")
+
+
+def validate_identity(
+    data: Mapping[str, object], *, cccd: str | None, today: dt.date | None = None
+) -> dict[str, Any]:
+    """Return normalised names, birthdate and gender, checked against ``cccd``.
+
+    Raises ValidationErrors with every field error (the card's number must agree with
+    the birthdate and gender, as at registration).
+    """
+    data = _require_mapping(data)
+    if today is None:
+        today = dt.datetime.now(_VIETNAM_TZ).date()
+    errors: dict[str, Message] = {}
+    family_name = _field(data, "family_name", errors, normalize_name)
+    middle_name = _field(data, "middle_name", errors, normalize_optional_name)
+    given_name = _field(data, "given_name", errors, normalize_name)
+    birthdate = _field(data, "birthdate", errors, lambda value: _birthdate(value, today))
+    gender = _field(data, "gender", errors, _gender)
+    if cccd is not None and not errors:
+        mismatch = check_cccd(cccd, birthdate=birthdate, gender=gender)
+        if mismatch:
+            errors["birthdate"] = mismatch["cccd"]
+    if errors:
+        raise ValidationErrors(errors)
+    return {
+        "family_name": family_name,
+        "middle_name": middle_name,
+        "given_name": given_name,
+        "birthdate": birthdate,
+        "gender": gender,
+    }
+
+
+def unit_name(code: object) -> str | None:
+    """Return the name of an administrative unit (province or commune code), or None."""
+    if not isinstance(code, str) or not code.isascii() or not code.isdigit() or len(code) > 6:
+        return None
+    number = int(code)
+    ward = _ward(number)
+    if ward is not None and len(code) > 2:
+        return f"{ward.name}, {_province(int(ward.province_code)).name}"
+    province = _province(number)
+    return province.name if province is not None else None

@@ -114,6 +114,9 @@ class Release(Base):
     )
     channel: Mapped[str] = mapped_column(String(20))
     claims: Mapped[list[str]] = mapped_column(JSON)
+    # Per identity item released, whether the value was ``declared`` or verified
+    # (``desk_verified``, ``registry_verified``) when it left.
+    assurance: Mapped[dict | None] = mapped_column(JSON)
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

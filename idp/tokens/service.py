@@ -159,3 +159,10 @@ def revoke_session_tokens(db: Session, citizen_id: str, reason: str) -> int:
     count = _revoke(db, (Token.citizen_id == citizen_id) & ~offline, reason)
     events.emit("token.session_tokens_revoked", citizen_id=citizen_id, reason=reason, count=count)
     return count
+
+
+def revoke_citizen_tokens(db: Session, citizen_id: str, reason: str) -> int:
+    """Revoke every token of the citizen, ``offline_access`` ones included."""
+    count = _revoke(db, Token.citizen_id == citizen_id, reason)
+    events.emit("token.citizen_tokens_revoked", citizen_id=citizen_id, reason=reason, count=count)
+    return count
