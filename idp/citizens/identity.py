@@ -35,10 +35,11 @@ from idp.citizens.validation import (
     normalize_optional_name,
     validate_identity,
 )
+from idp.claims import VERIFIABLE_ITEMS
 from idp.db import utcnow
 
 #: The consent items whose values can be verified (the data on the CCCD card).
-IDENTITY_ITEMS = ("name", "birthdate", "gender", "cccd")
+IDENTITY_ITEMS = VERIFIABLE_ITEMS
 
 DECLARED = "declared"
 DESK_VERIFIED = "desk_verified"
@@ -114,6 +115,10 @@ class Assurance:
     def verified(self, item: str) -> bool:
         """Return whether the item's current value is verified."""
         return self.by_item.get(item) is not None
+
+    def verified_items(self) -> frozenset[str]:
+        """Return the identity items whose current value is verified."""
+        return frozenset(i for i, row in self.by_item.items() if row is not None)
 
     def levels(self, items: Iterable[str] | None = None) -> dict[str, str]:
         """Return {item: level} for identity items (all of them by default)."""

@@ -14,6 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp import events
+from idp.citizens import identity
+from idp.citizens.models import Citizen
 from idp.claims import CLAIM_ITEMS
 from idp.consent import receipts as receipts_service
 from idp.consent.display import item_rank
@@ -111,7 +113,17 @@ def same_terms(db: Session, *, decided_under: str | None, notice: Notice | None,
     if decided_under == notice.id:
         return True
     old = get_notice(db, decided_under)
-    return old is not None and old.purposes.get(item) == notice.purposes.get(item)
+    return old is not None and _terms(old, item) == _terms(notice, item)
+
+
+def _terms(notice: Notice, item: str) -> tuple[object, object]:
+    """Return what the citizen agreed to for an item: its purpose and required flag.
+
+    Whether the portal accepts only verified data is not a term of the sharing: the
+    citizen's choice stands when that changes.
+    """
+    spec = notice.purposes.get(item) or {}
+    return spec.get("purpose"), spec.get("required")
 
 
 def releasable_items(db: Session, *, grant_id: str, notice: Notice | None) -> frozenset[str]:
@@ -383,6 +395,9 @@ def _receipt_for(
     if portal is None:  # pragma: no cover - portals cascade to their grants
         raise ConsentError("the grant's portal is gone")
     ordered = dict(sorted(decisions.items(), key=lambda kv: item_rank(kv[0])))
+    citizen = db.get(Citizen, grant.citizen_id)
+    # Whether the values the citizen agreed to share are declared or verified right now.
+    levels = identity.assurance_of(db, citizen).levels(ordered) if citizen else {}
     return receipts_service.issue_receipt(
         db,
         issuer=issuer,
@@ -393,6 +408,7 @@ def _receipt_for(
         subject=subject_for(grant.citizen_id, portal),
         action=action,
         decisions=ordered,
+        assurance=levels,
     )
 
 

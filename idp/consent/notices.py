@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import events
-from idp.claims import CLAIM_ITEMS
+from idp.claims import CLAIM_ITEMS, VERIFIABLE_ITEMS
 from idp.consent.models import Notice
 
 PURPOSE_MAX = 500
@@ -28,7 +28,9 @@ class PurposeError(ValueError):
 def validate_purposes(data: object) -> dict[str, dict[str, Any]]:
     """Return a clean purposes declaration or raise PurposeError.
 
-    Shape: ``{item: {"purpose": {"vi": str, "en": str}, "required": bool}}`` with items
+    Shape: ``{item: {"purpose": {"vi": str, "en": str}, "required": bool,
+    "verified": bool}}`` (``verified``: the portal accepts only data verified at a desk or
+    against the population register; for name, birthdate, gender, cccd) with items
     from CLAIM_ITEMS (``name``, ``birthdate``, ``gender``, ``email``, ``phone_number``,
     ``address``, ``cccd``).
     """
@@ -53,6 +55,18 @@ def validate_purposes(data: object) -> dict[str, dict[str, Any]]:
         if not isinstance(required, bool):
             raise PurposeError(f"{item}: 'required' must be true or false")
         clean[item] = {"purpose": texts, "required": required}
+        verified = spec.get("verified", False)
+        if not isinstance(verified, bool):
+            raise PurposeError(f"{item}: 'verified' must be true or false")
+        if verified:
+            if item not in VERIFIABLE_ITEMS:
+                raise PurposeError(
+                    f"{item}: only {', '.join(VERIFIABLE_ITEMS)} can be required verified"
+                )
+            clean[item]["verified"] = True
+        unknown = set(spec) - {"purpose", "required", "verified"}
+        if unknown:
+            raise PurposeError(f"{item}: unknown member {sorted(unknown)[0]!r}")
     return clean
 
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from idp.citizens import identity
 from idp.citizens import service as citizens
 from idp.claims import (
     SCOPE_ITEMS,
+    VERIFIABLE_ITEMS,
     essential_items,
     items_of_scopes,
     parse_claims_request,
@@ -35,6 +37,8 @@ class ConsentNeeds:
     claims_request: dict[str, dict[str, bool]]
     scopes: frozenset[str]
     essential: frozenset[str]
+    #: Requested items the portal accepts only verified, whose values are only declared.
+    unverified: tuple[str, ...] = ()
 
     @property
     def satisfied(self) -> bool:
@@ -87,6 +91,13 @@ def consent_needs(
             prompt_consent="consent" in prompts,
             on_file=on_file,
         )
+    unverified: tuple[str, ...] = ()
+    needed = items & frozenset(
+        i for i, spec in (notice.purposes if notice else {}).items() if spec.get("verified")
+    )
+    if needed and citizen is not None:
+        verified = identity.assurance_of(db, citizen).verified_items()
+        unverified = tuple(i for i in VERIFIABLE_ITEMS if i in needed and i not in verified)
     return ConsentNeeds(
         prompt,
         state,
@@ -94,7 +105,15 @@ def consent_needs(
         claims_request,
         frozenset(scopes),
         frozenset(essential_items(claims_request)),
+        unverified,
     )
+
+
+def verified_required(db: Session, portal: Portal) -> frozenset[str]:
+    """Return the items the portal registered as needing verified data (``verified``)."""
+    notice = notices.current_notice(db, portal.id)
+    declared = notice.purposes if notice else {}
+    return frozenset(i for i, spec in declared.items() if spec.get("verified"))
 
 
 def registered_items(portal: Portal) -> frozenset[str]:

@@ -31,20 +31,24 @@ class ReceiptError(ValueError):
     """A receipt that does not verify or does not have the receipt shape."""
 
 
-def claims_listing(notice: Notice | None, decisions: dict[str, bool]) -> list[dict[str, Any]]:
-    """Return the receipt's claim entries: each item, its purpose, required, granted."""
+def claims_listing(
+    notice: Notice | None, decisions: dict[str, bool], assurance: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Return the receipt's claim entries: each item, its purpose, required, granted, and
+    for identity items whether the value is declared or verified (``assurance``)."""
     declared = notice.purposes if notice else {}
     out = []
     for item, granted in decisions.items():
         spec = declared.get(item, {})
-        out.append(
-            {
-                "claim": item,
-                "purpose": spec.get("purpose", {}),
-                "required": bool(spec.get("required")),
-                "granted": granted,
-            }
-        )
+        entry = {
+            "claim": item,
+            "purpose": spec.get("purpose", {}),
+            "required": bool(spec.get("required")),
+            "granted": granted,
+        }
+        if assurance and item in assurance:
+            entry["assurance"] = assurance[item]
+        out.append(entry)
     return out
 
 
@@ -59,6 +63,7 @@ def issue_receipt(
     subject: str,
     action: str,
     decisions: dict[str, bool],
+    assurance: dict[str, str] | None = None,
 ) -> Receipt:
     """Sign and store a receipt for this grant's current (or final) state."""
     if action not in ACTIONS:
@@ -75,7 +80,7 @@ def issue_receipt(
         "sub": subject,
         "grant_id": grant.id,
         "scopes": sorted(grant.scopes),
-        "claims": claims_listing(notice, decisions),
+        "claims": claims_listing(notice, decisions, assurance),
         "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
         "time": iso_utc(dt.datetime.fromtimestamp(now, dt.UTC)),
     }

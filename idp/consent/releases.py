@@ -26,8 +26,10 @@ def log_release(
     grant_id: str | None,
     channel: str,
     claims: Iterable[str],
+    assurance: dict[str, str] | None = None,
 ) -> Release:
-    """Record that these claims (names only) left the provider for this portal."""
+    """Record that these claims (names only) left the provider for this portal, and for
+    identity items whether their values were declared or verified."""
     grant = get_grant(db, grant_id) if grant_id else None
     row = Release(
         citizen_id=citizen_id,
@@ -36,6 +38,7 @@ def log_release(
         notice_id=grant.notice_id if grant else None,
         channel=channel,
         claims=sorted(set(claims)),
+        assurance=dict(sorted((assurance or {}).items())) or None,
         released_at=utcnow(),
     )
     db.add(row)

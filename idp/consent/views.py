@@ -12,8 +12,10 @@ from flask_babel import lazy_gettext as _l
 
 from idp import interaction as flow
 from idp import runtime
+from idp.citizens import identity
 from idp.citizens import service as citizens
 from idp.citizens.sso import citizen_required, current_sso, set_sso
+from idp.citizens.validation import unit_name
 from idp.claims import CLAIM_ITEMS, ClaimsRequestError
 from idp.consent import connections, display, exports, receipts, releases
 from idp.consent import grants as consent_grants
@@ -89,6 +91,9 @@ def _render(
         if i in state.granted and i not in needs.prompt.items
     ]
     status = 400 if error else 200
+    sources = identity.assurance_of(get_db(), citizen) if citizen is not None else None
+    for entry in shown:
+        entry["assurance"] = _assurance_text(sources, entry["item"])
     return render_template(
         "consent/consent.html",
         interaction=inter,
@@ -102,6 +107,22 @@ def _render(
         error=error,
         offline_ticked=ticked is not None and "offline_access" in ticked,
     ), status
+
+
+def _assurance_text(sources: identity.Assurance | None, item: str) -> str | None:
+    """Return "verified at <desk> on <date>" or "declared by you" for an identity item."""
+    if sources is None or item not in identity.IDENTITY_ITEMS:
+        return None
+    row = sources.by_item.get(item)
+    if row is None:
+        return gettext("declared by you")
+    day = _vn_date(row.verified_at)
+    if row.method == identity.DESK:
+        where = unit_name(row.unit_code) or row.unit_code or ""
+        return gettext(
+            "verified at the one-stop desk of %(desk)s on %(date)s", desk=where, date=day
+        )
+    return gettext("verified against the national population database on %(date)s", date=day)
 
 
 @bp.get("/consent")

@@ -6,6 +6,7 @@ from typing import Any
 
 from idp.assurance import ACR_VALUES_SUPPORTED
 from idp.claims import SUPPORTED_SCOPES, supported_claims
+from idp.oauth import ida
 from idp.portals.service import AUTH_METHODS, ID_TOKEN_ALGS
 
 
@@ -41,4 +42,6 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "ui_locales_supported": list(languages),
         "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0 §7.
+        **ida.metadata(),
     }

@@ -21,13 +21,21 @@ from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from idp import events, keys, runtime
 from idp.assurance import canonical
+from idp.citizens import identity
 from idp.citizens import service as citizens
-from idp.claims import claims_of_items, requested_claims
+from idp.claims import (
+    VERIFIED_CLAIMS,
+    claims_of_items,
+    item_of,
+    requested_claims,
+    verified_requests,
+)
 from idp.consent import grants as consent_grants
 from idp.consent import releases
-from idp.consent.policy import granted_scope, releasable_items
+from idp.consent.policy import granted_scope, releasable_items, verified_required
 from idp.db import get_db
 from idp.hashing import digest
+from idp.oauth import ida
 from idp.portals.models import Portal
 from idp.subjects import subject_for
 from idp.tokens import service as tokens
@@ -67,12 +75,23 @@ def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
     registration bounds it). The release is logged (names only).
     """
     db = get_db()
-    requested = requested_claims(set((scope or "").split()), principal.claims_request or {}, target)
-    allowed = claims_of_items(
-        releasable_items(db, portal=principal.portal, grant_id=principal.grant_id)
-    )
+    claims_request = principal.claims_request or {}
+    requested = requested_claims(set((scope or "").split()), claims_request, target)
+    items = releasable_items(db, portal=principal.portal, grant_id=principal.grant_id)
+    assurance = identity.assurance_of(db, principal.citizen)
+    # An item the portal registered as needing verified data never leaves unverified
+    # (the value may have changed since the sign-in, or a verification ended).
+    items = items - (verified_required(db, principal.portal) - assurance.verified_items())
+    allowed = claims_of_items(items)
     values = citizens.profile_claims(principal.citizen)
-    claims = {k: v for k, v in values.items() if k in requested and k in allowed}
+    claims: dict[str, Any] = {k: v for k, v in values.items() if k in requested and k in allowed}
+    verified = ida.verified_claims(
+        verified_requests(claims_request, target), assurance, values, items
+    )
+    released = {i for i in (item_of(c) for c in claims) if i}
+    if verified:
+        claims[VERIFIED_CLAIMS] = verified[0] if len(verified) == 1 else verified
+        released.update(item_of(c) for v in verified for c in v["claims"])
     releases.log_release(
         db,
         citizen_id=principal.citizen.id,
@@ -80,6 +99,7 @@ def user_claims(principal: Principal, scope: str, target: str) -> UserInfo:
         grant_id=principal.grant_id,
         channel=target,
         claims=["sub", *claims],
+        assurance=assurance.levels(released),
     )
     return UserInfo(sub=subject_for(principal.citizen.id, principal.portal), **claims)
 

@@ -10,6 +10,8 @@ and writes nothing; the view gathers the facts, calls it and acts on the result:
                                              └─ otherwise ► enrol  (set one up)
     login checks fail ── prompt=none ───────────────────► refuse login_required
                       └─ otherwise ─────────────────────► login  (sign-in page)
+    verified data needed, only declared ─ prompt=none ──► refuse interaction_required
+                                        └─ otherwise ───► unverified (where to verify)
     consent checks fail ─ prompt=none ──────────────────► refuse consent_required
                         └─ otherwise ───────────────────► consent (consent page)
     nothing fails ──────────────────────────────────────► answer (code to the portal)
@@ -39,12 +41,14 @@ MAX_AGE_EXCEEDED = "max_age_exceeded"
 ID_TOKEN_HINT_MISMATCH = "id_token_hint_mismatch"
 ACR_BELOW_REQUIRED = assurance.ACR_BELOW_REQUIRED
 SECOND_FACTOR_MISSING = assurance.SECOND_FACTOR_MISSING
+VERIFIED_DATA_MISSING = "verified_data_missing"
 
 #: Outcomes of ``decide``.
 ANSWER = "answer"
 LOGIN = "login"
 CONSENT = "consent"
 ENROL = "enrol"
+UNVERIFIED = "unverified"
 REFUSE = "refuse"
 
 #: Errors a refusal names (OAuth 2.0 §4.1.2.1, OIDC Core §3.1.2.6).
@@ -200,11 +204,14 @@ def decide(
     *,
     now: int,
     denied: bool = False,
+    unverified: tuple[str, ...] = (),
 ) -> Decision:
     """Return what /authorize must do, by named checks (see the module docstring).
 
     ``consent_checks`` are the failing consent checks for the signed-in citizen (None
-    when nobody is signed in); ``denied`` is true once the citizen said no on the page.
+    when nobody is signed in); ``denied`` is true once the citizen said no on the page;
+    ``unverified`` are requested items the portal accepts only verified and the
+    citizen's values are only declared.
     """
     if denied:
         return Decision(REFUSE, (), ACCESS_DENIED)
@@ -220,6 +227,11 @@ def decide(
         if ask.silent:
             return Decision(REFUSE, tuple(failing), LOGIN_REQUIRED)
         return Decision(LOGIN, tuple(failing))
+    if unverified:
+        # Nothing online can fix it: the citizen is shown where to get verified.
+        if ask.silent:
+            return Decision(REFUSE, (VERIFIED_DATA_MISSING,), INTERACTION_REQUIRED)
+        return Decision(UNVERIFIED, (VERIFIED_DATA_MISSING,))
     if consent_checks:
         if ask.silent:
             return Decision(REFUSE, tuple(consent_checks), CONSENT_REQUIRED)

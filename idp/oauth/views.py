@@ -19,14 +19,23 @@ from authlib.oidc.core.errors import (
     InteractionRequiredError,
     LoginRequiredError,
 )
-from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from joserfc import jwt
 from joserfc.errors import JoseError
 
 from idp import assurance, events, keys, runtime
 from idp import interaction as flow
-from idp.citizens import factors
+from idp.citizens import factors, identity
 from idp.citizens import service as citizens
 from idp.citizens.sso import current_sso
 from idp.consent import grants as consent_grants
@@ -38,7 +47,7 @@ from idp.oauth.discovery import metadata
 from idp.oauth.grants import Principal
 from idp.portals.models import Portal
 from idp.subjects import subject_for
-from idp.web import browser_binding
+from idp.web import browser_binding, get_locale
 
 bp = Blueprint("oauth", __name__)
 
@@ -106,23 +115,55 @@ def introspect() -> Any:
 # -- the authorization endpoint and its interaction ---------------------------------
 
 
+def _error_location(redirect_uri: str, error: OAuth2Error, params: dict[str, str]) -> str:
+    """Return the verified redirect URI carrying the error, state and iss (RFC 9207)."""
+    query = [("error", error.error)]
+    if error.description:
+        query.append(("error_description", error.description))
+    state = params.get("state")
+    if state:
+        query.append(("state", state))
+    query.append(("iss", runtime.settings().issuer))
+    return add_params_to_uri(redirect_uri, query)
+
+
+def _needs_verified(
+    portal: Portal, items: tuple[str, ...], redirect_uri: str, params: dict[str, str]
+) -> Any:
+    """Tell the citizen the portal needs verified data and where desks are; release nothing.
+
+    The way back to the portal is the standard refusal (``access_denied``).
+    """
+    events.emit("authorization.verified_data_missing", portal_id=portal.id, items=" ".join(items))
+    error = AccessDeniedError(
+        description="The portal needs identity data verified at a one-stop desk.",
+        redirect_uri=redirect_uri,
+    )
+    lang = get_locale()
+    page = render_template(
+        "citizens/needs_verified.html",
+        portal_name=portal.name,
+        items=list(items),
+        desks=[
+            {"name": d.name_in(lang), "address": d.address, "hours": d.hours_in(lang)}
+            for d in identity.desks(runtime.settings().desks_file)
+        ],
+        back=_error_location(redirect_uri, error, params),
+    )
+    g.setdefault("idp_no_store", True)
+    return page, 403
+
+
 def _error_response(error: OAuth2Error, params: dict[str, str]) -> Any:
     """Send the error to a verified redirect URI (with state and iss), else show a page."""
     redirect_uri = getattr(error, "redirect_uri", None)
     if redirect_uri:
-        query = [("error", error.error)]
-        if error.description:
-            query.append(("error_description", error.description))
-        state = params.get("state")
-        if state:
-            query.append(("state", state))
-        query.append(("iss", runtime.settings().issuer))
         events.emit(
             "authorization.failed",
             error=error.error,
             client_id=str(params.get("client_id", ""))[:64],
         )
-        resp = redirect(add_params_to_uri(redirect_uri, query), code=302)
+        resp = redirect(_error_location(redirect_uri, error, params), code=302)
         resp.headers["Cache-Control"] = "no-store"
         return resp
     # RFC 6749 §4.1.2.1: never redirect to an unverified redirect_uri.
@@ -252,9 +293,14 @@ def _decide(
             needs.prompt.checks if needs is not None else None,
             now=now,
             denied=inter is not None and inter.state == flow.DENIED,
+            unverified=needs.unverified if needs is not None else (),
         )
         if decision.outcome == policy.REFUSE:
             raise _REFUSALS[decision.error](redirect_uri=redirect_uri)
+        if decision.outcome == policy.UNVERIFIED:
+            if inter is not None:
+                flow.take(store, inter)
+            return _needs_verified(portal, needs.unverified, redirect_uri, params)
         if decision.outcome == policy.LOGIN:
             return _park(
                 params,
