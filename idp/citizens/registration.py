@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from idp import events, runtime
-from idp.citizens import guard, messages, service
+from idp.citizens import identity, guard, messages, service
 from idp.citizens.models import Citizen
 from idp.citizens.validation import PROFILE_FIELDS, Profile, ValidationErrors, validate_profile
 from idp.db import get_db
@@ -99,7 +99,14 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
     if found:
         ids = [c.id for c in found]
         phone_free = all(c.phone != profile.phone for c in found)
-        guard.after_response(lambda: _tell_owners(ids, profile.phone if phone_free else None))
+        # The number is on an account that only declared it: a desk settles who owns it.
+        declared = any(
+            c.cccd == profile.cccd and not identity.assurance_of(db, c).verified("cccd")
+            for c in found
+        )
+        guard.after_response(
+            lambda: _tell_owners(ids, profile.phone if phone_free else None, declared)
+        )
         events.emit("registration.taken", citizen_ids=",".join(ids))
     else:
         guard.after_response(
@@ -116,7 +123,9 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
     return pending
 
 
-def _tell_owners(citizen_ids: list[str], free_phone: str | None) -> None:
+def _tell_owners(
+    citizen_ids: list[str], free_phone: str | None, declared_number: bool = False
+) -> None:
     """Tell each owner of the details, and the phone typed if it is nobody's."""
     db = get_db()
     signin = url_for("citizens.signin", _external=True)
@@ -144,6 +153,7 @@ def _tell_owners(citizen_ids: list[str], free_phone: str | None) -> None:
             language=messages.current_language(),
             signin_url=signin,
             recover_url=recover,
+            declared_number=declared_number,
         )
 
 

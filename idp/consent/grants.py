@@ -289,7 +289,7 @@ def ensure_grant_with_receipt(
     if grant is not None:
         return grant
     grant = ensure_grant(db, citizen_id=citizen_id, portal_id=portal.id, notice=notice)
-    _receipt_for(db, grant=grant, issuer=issuer, action="granted", decisions={})
+    receipt_for(db, grant=grant, issuer=issuer, action="granted", decisions={})
     return grant
 
 
@@ -388,9 +388,10 @@ def own_grant(db: Session, *, citizen_id: str, grant_id: str) -> ConsentGrant | 
     return grant if grant is not None and grant.citizen_id == citizen_id else None
 
 
-def _receipt_for(
+def receipt_for(
     db: Session, *, grant: ConsentGrant, issuer: str, action: str, decisions: dict[str, bool]
 ) -> Any:
+    """Sign and store a receipt for the grant's decisions (with the values' assurance)."""
     portal = portals.get_portal(db, grant.portal_id)
     if portal is None:  # pragma: no cover - portals cascade to their grants
         raise ConsentError("the grant's portal is gone")
@@ -430,7 +431,7 @@ def withdraw_claim_with_receipt(
         return None
     decisions = {r.claim: r.granted for r in claim_decisions(db, grant_id)}
     decisions[item] = False
-    return _receipt_for(
+    return receipt_for(
         db, grant=grant, issuer=issuer, action="claim_withdrawn", decisions=decisions
     )
 
@@ -454,7 +455,7 @@ def withdraw_grant_with_receipt(
         return None
     tokens.revoke_grant(db, grant_id, "consent_withdrawn")
     # The receipt states the grant after the action: nothing is granted any more.
-    return _receipt_for(
+    return receipt_for(
         db, grant=grant, issuer=issuer, action="withdrawn", decisions=dict.fromkeys(before, False)
     )
 

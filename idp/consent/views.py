@@ -23,7 +23,6 @@ from idp.consent.policy import ConsentNeeds, consent_needs
 from idp.db import get_db, iso_utc, utcnow
 from idp.errors import IdpError, InteractionExpired, NotFound
 from idp.portals import service as clients
-from idp.subjects import subject_for
 from idp.tokens import service as tokens
 from idp.web import browser_binding, rotate_browser_session
 
@@ -158,16 +157,8 @@ def decide() -> Any:
             scopes=scopes | {"openid"},
         )
         decisions = {r.claim: r.granted for r in consent_grants.claim_decisions(db, grant.id)}
-        receipts.issue_receipt(
-            db,
-            issuer=settings.issuer,
-            grant=grant,
-            notice=needs.notice,
-            client_id=portal.client_id,
-            portal_name=portal.name,
-            subject=subject_for(citizen.id, portal),
-            action=action,
-            decisions=decisions,
+        consent_grants.receipt_for(
+            db, grant=grant, issuer=settings.issuer, action=action, decisions=decisions
         )
         db.commit()
     except consent_grants.ConsentError:  # pragma: no cover - the form cannot express one

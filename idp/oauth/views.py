@@ -139,6 +139,7 @@ def _needs_verified(
         description="The portal needs identity data verified at a one-stop desk.",
         redirect_uri=redirect_uri,
     )
+    g.ui_locales = params.get("ui_locales")
     lang = get_locale()
     page = render_template(
         "citizens/needs_verified.html",
