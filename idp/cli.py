@@ -456,13 +456,17 @@ def citizens() -> None:
 def _app(settings: Settings) -> Iterator[Any]:
     """Yield the app (in its context, messages in English) and its database session."""
     from idp import create_app
-    from idp.db import get_db
+    from idp.db import get_db, make_engine
 
     with _session(settings):
         pass  # refuses an unmigrated database with a clear message
-    app = create_app(settings)
-    with app.test_request_context("/?lang=en", base_url=settings.issuer):
-        yield app, get_db()
+    engine = make_engine(settings.database_url)
+    try:
+        app = create_app(settings, engine=engine)
+        with app.test_request_context("/?lang=en", base_url=settings.issuer):
+            yield app, get_db()
+    finally:
+        engine.dispose()
 
 
 def _officer(session: Any, email: str) -> Any:

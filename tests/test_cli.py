@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -145,32 +146,43 @@ def test_clients_default_acr_add_and_update(migrated):
     assert [p["default_acr_values"] for p in listed if p["client_id"] == client_id] == [[]]
 
 
-OFFICER = "can.bo@motcua.danang.gov.vn"
-
-
 @pytest.fixture
 def officer(migrated):
-    result = run(migrated, "staff", "add", OFFICER, "--role", "desk_officer", "--unit", "48")
+    # The server leg keeps one database for the whole run: every test its own officer.
+    email = f"can.bo.{uuid.uuid4().hex[:8]}@motcua.danang.gov.vn"
+    result = run(migrated, "staff", "add", email, "--role", "desk_officer", "--unit", "48")
     assert result.exit_code == 0, result.output
-    return OFFICER
+    return email
 
 
 def test_staff_add_prints_a_setup_link_once_and_list_never(migrated):
+    tag = uuid.uuid4().hex[:8]
     result = run(
-        migrated, "staff", "add", "Can.Bo@Example.VN", "--role", "desk_officer", "--unit", "20275"
+        migrated,
+        "staff",
+        "add",
+        f"Can.Bo.{tag}@Example.VN",
+        "--role",
+        "desk_officer",
+        "--unit",
+        "20275",
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["email"] == "can.bo@example.vn"
-    assert out["roles"] == ["desk_officer"] and out["unit_name"].startswith("Phường An Hải")
-    assert "/staff/setup/" in out["setup_url"] and out["ready"] is False
+    email = f"can.bo.{tag}@example.vn"
+    assert out["email"] == email
+    assert out["roles"] == ["desk_officer"]
+    assert out["unit_name"].startswith("Phường An Hải")
+    assert "/staff/setup/" in out["setup_url"]
+    assert out["ready"] is False
     token = out["setup_url"].rsplit("/", 1)[1]
     listed = run(migrated, "staff", "list").stdout
-    assert token not in listed and "can.bo@example.vn" in listed
+    assert token not in listed
+    assert email in listed
     # A new link replaces the old one.
-    again = json.loads(run(migrated, "staff", "link", "can.bo@example.vn").stdout)
+    again = json.loads(run(migrated, "staff", "link", email).stdout)
     assert again["setup_url"] != out["setup_url"]
-    disabled = json.loads(run(migrated, "staff", "disable", "can.bo@example.vn").stdout)
+    disabled = json.loads(run(migrated, "staff", "disable", email).stdout)
     assert disabled["disabled"] is True
 
 
@@ -188,12 +200,14 @@ def test_staff_add_bad_input_exits_2(migrated, args):
     result = run(migrated, "staff", "add", *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
-    assert json.loads(run(migrated, "staff", "list").stdout) == []
+    emails = {a["email"] for a in json.loads(run(migrated, "staff", "list").stdout)}
+    assert not emails & {"not-an-email", "a@example.vn"}
 
 
 def test_staff_add_refuses_a_second_account_for_one_email(officer, migrated):
-    result = run(migrated, "staff", "add", OFFICER, "--role", "desk_officer", "--unit", "48")
-    assert result.exit_code == 2 and "already" in result.output
+    result = run(migrated, "staff", "add", officer, "--role", "desk_officer", "--unit", "48")
+    assert result.exit_code == 2
+    assert "already" in result.output
 
 
 def test_citizens_add_from_json(officer, migrated):
@@ -225,11 +239,14 @@ def test_citizens_add_needs_an_officer_with_the_role(migrated):
     missing = run(migrated, "citizens", "add", stdin=data)
     assert missing.exit_code == 2
     unknown = run(migrated, "citizens", "add", "--officer", "nobody@example.vn", stdin=data)
-    assert unknown.exit_code == 2 and "no staff account" in unknown.output
-    run(migrated, "staff", "add", "x@example.vn", "--role", "desk_officer", "--unit", "48")
-    run(migrated, "staff", "disable", "x@example.vn")
-    disabled = run(migrated, "citizens", "add", "--officer", "x@example.vn", stdin=data)
-    assert disabled.exit_code == 2 and "not an active desk officer" in disabled.output
+    assert unknown.exit_code == 2
+    assert "no staff account" in unknown.output
+    gone = f"x.{uuid.uuid4().hex[:8]}@example.vn"
+    run(migrated, "staff", "add", gone, "--role", "desk_officer", "--unit", "48")
+    run(migrated, "staff", "disable", gone)
+    disabled = run(migrated, "citizens", "add", "--officer", gone, stdin=data)
+    assert disabled.exit_code == 2
+    assert "not an active desk officer" in disabled.output
 
 
 @pytest.mark.parametrize("stdin", ["not json", "[1, 2]", "", json.dumps({"cccd": "123"})])

@@ -30,7 +30,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from idp import events, runtime
-from idp.citizens import identity, guard, messages, service
+from idp.citizens import guard, identity, messages, service
 from idp.citizens.models import Citizen
 from idp.citizens.validation import PROFILE_FIELDS, Profile, ValidationErrors, validate_profile
 from idp.db import get_db

@@ -1,0 +1,249 @@
+"""Staff accounts and the desk pages: set-up through a one-time link (password, then an
+authenticator app), sign-in at level 2 only, the desk_officer role, verifying a
+citizen from the card, registering the card's holder. Flask test client, both backends."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from idp.citizens import identity
+from idp.citizens.models import Citizen, IdentityVerification
+from idp.staff import service as staff
+from idp.staff.models import StaffAccount
+from tests.consent.helpers import body, counts
+from tests.support.factories import PASSWORD, new_citizen, profile_data
+from tests.support.forms import csrf_token
+from tests.support.useragent import sign_in
+
+EMAIL = "can.bo@motcua.danang.gov.vn"
+STAFF_PASSWORD = "một-cửa Hải Châu 2026 bền vững"
+
+
+def _add(db, settings, roles=("desk_officer",)):
+    account = staff.add_staff(db, email=EMAIL, roles=list(roles), unit_code="48")
+    token = staff.new_setup_link(db, account, ttl=settings.set_password_ttl)
+    db.commit()
+    return account.id, token
+
+
+def _post(client, path, data, page=None):
+    html = body(client.get(page or path))
+    return client.post(path, data={**data, "csrf_token": csrf_token(html)})
+
+
+def _key(html):
+    return re.search(r'id="totp-key">([A-Z2-7 ]+)<', html).group(1).replace(" ", "")
+
+
+def _set_up(client, token, clock):
+    path = f"/staff/setup/{token}"
+    page = _post(client, path, {"step": "password", "password": STAFF_PASSWORD})
+    assert page.status_code == 200, body(page)
+    key = _key(body(page))
+    done = client.post(
+        path,
+        data={
+            "step": "code",
+            "code": pyotp.TOTP(key).at(clock.now),
+            "csrf_token": csrf_token(body(page)),
+        },
+    )
+    assert done.status_code == 303, body(done)
+    return key
+
+
+def _sign_in(client, key, clock, password=STAFF_PASSWORD):
+    first = _post(client, "/staff/signin", {"email": EMAIL, "password": password})
+    if first.status_code != 200:
+        return first
+    html = body(first)
+    pending = re.search(r'name="pending" value="([^"]+)"', html).group(1)
+    clock.advance()
+    return client.post(
+        "/staff/signin",
+        data={
+            "pending": pending,
+            "code": pyotp.TOTP(key).at(clock.now),
+            "csrf_token": csrf_token(html),
+        },
+    )
+
+
+@pytest.fixture
+def officer(client, db, settings, clock):
+    staff_id, token = _add(db, settings)
+    key = _set_up(client, token, clock)
+    resp = _sign_in(client, key, clock)
+    assert resp.status_code == 303
+    assert resp.location.endswith("/staff/desk")
+    return staff_id, key
+
+
+def test_setup_then_sign_in_needs_password_and_code(client, db, settings, clock):
+    staff_id, token = _add(db, settings)
+    assert not db.get(StaffAccount, staff_id).ready
+    # A weak password is refused; nothing is stored yet.
+    weak = _post(client, f"/staff/setup/{token}", {"step": "password", "password": "12345678"})
+    assert weak.status_code == 400
+    key = _set_up(client, token, clock)
+    db.expire_all()
+    account = db.get(StaffAccount, staff_id)
+    assert account.ready
+    assert STAFF_PASSWORD not in (account.password_hash or "")
+    assert key not in (account.totp_sealed or "")
+    # The link worked once.
+    assert client.get(f"/staff/setup/{token}").status_code == 404
+    # The password alone opens nothing: the desk needs the code too.
+    first = _post(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
+    assert first.status_code == 200
+    assert 'name="pending"' in body(first)
+    assert client.get("/staff/desk").status_code == 303
+    wrong = _sign_in(client, key, clock, password="not the password")
+    assert wrong.status_code == 401
+    resp = _sign_in(client, key, clock)
+    assert resp.status_code == 303
+    cookie = resp.headers["Set-Cookie"]
+    assert "idp_staff=" in cookie
+    assert "Path=/staff" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert client.get("/staff/desk").status_code == 200
+
+
+def test_a_wrong_code_and_a_replayed_code_are_refused(client, db, settings, clock):
+    _, token = _add(db, settings)
+    key = _set_up(client, token, clock)
+    first = _post(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
+    pending = re.search(r'name="pending" value="([^"]+)"', body(first)).group(1)
+    token_ = csrf_token(body(first))
+    # The code typed at set-up was used: the same code is refused.
+    replay = pyotp.TOTP(key).at(clock.now)
+    for code in ("000000" if replay != "000000" else "111111", replay):
+        resp = client.post(
+            "/staff/signin", data={"pending": pending, "code": code, "csrf_token": token_}
+        )
+        assert resp.status_code == 401
+    assert client.get("/staff/desk").status_code == 303
+
+
+def test_guessing_a_staff_password_is_capped(client, db, settings, clock):
+    _, token = _add(db, settings)
+    key = _set_up(client, token, clock)
+    limit = int(dict(settings.limits)["signin_account"].split("/")[0])
+    for _ in range(limit):
+        assert _sign_in(client, key, clock, password="wrong password 1").status_code == 401
+    # Locked for the window: even the right password is refused, the same way.
+    assert _sign_in(client, key, clock).status_code == 401
+
+
+def test_a_citizen_session_never_opens_staff_pages(client, db, settings):
+    citizen = new_citizen(db, settings)
+    sign_in(client, citizen)
+    resp = client.get("/staff/desk")
+    assert resp.status_code == 303
+    assert "/staff/signin" in resp.location
+
+
+def test_a_staff_account_without_the_role_gets_403(client, db, officer):
+    db.get(StaffAccount, officer[0]).roles = []
+    db.commit()
+    resp = client.get("/staff/desk?lang=en")
+    assert resp.status_code == 403
+    assert "role" in body(resp)
+
+
+def test_a_disabled_account_is_signed_out(client, db, officer):
+    staff.disable_staff(db, db.get(StaffAccount, officer[0]))
+    db.commit()
+    assert client.get("/staff/desk").status_code == 303
+
+
+def test_sign_out_ends_the_staff_session(client, officer):
+    resp = _post(client, "/staff/signout", {}, page="/staff/desk")
+    assert resp.status_code == 303
+    assert client.get("/staff/desk").status_code == 303
+
+
+def test_find_by_number_and_verify_from_the_card(client, db, settings, officer, inbox):
+    citizen = new_citizen(db, settings)
+    page = _post(
+        client, "/staff/desk/find", {"cccd": " ".join(citizen.profile["cccd"])}, "/staff/desk"
+    )
+    assert page.status_code == 200
+    html = body(page)
+    assert citizen.id in html
+    assert 'data-level="declared"' in html
+    path = f"/staff/desk/citizen/{citizen.id}/verify"
+    form = {k: citizen.profile[k] for k in ("family_name", "middle_name", "given_name")}
+    form |= {"birthdate": citizen.profile["birthdate"], "gender": citizen.profile["gender"]}
+    token = csrf_token(html)
+    unchecked = client.post(path, data={**form, "csrf_token": token})
+    assert unchecked.status_code == 400
+    assert db.scalar(select(IdentityVerification.id)) is None
+    bad = client.post(
+        path, data={**form, "birthdate": "31/02/1990", "card_checked": "yes", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+    assert db.scalar(select(IdentityVerification.id)) is None
+    done = client.post(path, data={**form, "card_checked": "yes", "csrf_token": token})
+    assert done.status_code == 200, body(done)
+    assert 'id="verified"' in body(done)
+    levels = identity.assurance_of(db, db.get(Citizen, citizen.id)).levels()
+    assert set(levels.values()) == {"desk_verified"}
+    row = identity.history(db, citizen.id)[0]
+    assert (row.officer_id, row.unit_code) == (officer[0], "48")
+    assert inbox.last(citizen.profile["phone"], "identity_verified")
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "12345", "0" * 12, "x" * 100])
+def test_a_bad_number_is_a_clear_error(client, officer, typed):
+    resp = _post(client, "/staff/desk/find?lang=en", {"cccd": typed}, "/staff/desk?lang=en")
+    assert resp.status_code == 400
+    assert "12 digits" in body(resp)
+
+
+def test_an_unknown_number_offers_desk_registration(client, officer):
+    number = profile_data()["cccd"]
+    resp = _post(client, "/staff/desk/find", {"cccd": number}, "/staff/desk")
+    assert resp.status_code == 200
+    assert f'value="{number}"' in body(resp)
+    assert 'action="/staff/desk/register"' in body(resp)
+
+
+def test_the_card_holder_is_registered_and_the_squatter_loses_the_number(
+    client, db, settings, officer, inbox
+):
+    victim = profile_data()
+    same = {k: victim[k] for k in ("cccd", "birthdate", "gender", "family_name", "given_name")}
+    squatter = new_citizen(db, settings, **same)
+    form = {**victim, "card_checked": "yes"}
+    refused = _post(client, "/staff/desk/register", form)
+    assert refused.status_code == 409  # the officer must confirm who holds the card
+    assert db.get(Citizen, squatter.id).cccd == victim["cccd"]
+    before = counts(db, ("citizens",))
+    bad = _post(client, "/staff/desk/register", {**form, "phone": "123", "owner_confirmed": "yes"})
+    assert bad.status_code == 400
+    assert counts(db, ("citizens",)) == before
+    assert db.get(Citizen, squatter.id).cccd == victim["cccd"]
+    done = _post(client, "/staff/desk/register", {**form, "owner_confirmed": "yes"})
+    assert done.status_code == 200, body(done)
+    html = body(done)
+    assert 'id="number-moved"' in html
+    assert "/set-password/" in html
+    assert done.headers["Cache-Control"] == "no-store"
+    db.expire_all()
+    assert db.get(Citizen, squatter.id).cccd is None
+    owner = db.scalar(select(Citizen).where(Citizen.cccd == victim["cccd"]))
+    assert identity.assurance_of(db, owner).level("cccd") == "desk_verified"
+    assert inbox.last(squatter.profile["phone"], "cccd_removed")
+
+
+def test_desk_forms_need_the_csrf_token(client, db, settings, officer):
+    citizen = new_citizen(db, settings)
+    resp = client.post("/staff/desk/find", data={"cccd": citizen.profile["cccd"]})
+    assert resp.status_code == 400
+    assert PASSWORD not in body(resp)
