@@ -64,14 +64,8 @@ VERIFIABLE_ITEMS = ("name", "birthdate", "gender", "cccd")
 #: OpenID Connect for Identity Assurance 1.0: the container of verified claims, and the
 #: claims it can hold here (discovery's ``claims_in_verified_claims_supported``).
 VERIFIED_CLAIMS = "verified_claims"
-CLAIMS_IN_VERIFIED_CLAIMS = (
-    "name",
-    "family_name",
-    "middle_name",
-    "given_name",
-    "birthdate",
-    "gender",
-    "cccd",
+CLAIMS_IN_VERIFIED_CLAIMS = tuple(
+    claim for item in VERIFIABLE_ITEMS for claim in CLAIM_ITEMS[item] if claim != "updated_at"
 )
 _MAX_VERIFIED_REQUESTS = 8
 

@@ -393,7 +393,7 @@ def import_registry_matches(
 # -- what people are shown -------------------------------------------------------------
 
 _LEVEL_TEXT = {
-    DECLARED: _l("declared by you"),
+    DECLARED: _l("declared (not verified)"),
     DESK_VERIFIED: _l("verified at a one-stop desk"),
     REGISTRY_VERIFIED: _l("verified against the national population database"),
 }

@@ -530,17 +530,26 @@ def _require_mapping(data: object) -> Mapping[str, object]:
     return data
 
 
+def _identity(
+    data: Mapping[str, object], errors: dict[str, Message], today: dt.date
+) -> tuple[str | None, str | None, str | None, dt.date | None, str | None]:
+    """Return names, birthdate and gender normalised (None where invalid), recording errors."""
+    return (
+        _field(data, "family_name", errors, normalize_name),
+        _field(data, "middle_name", errors, normalize_optional_name),
+        _field(data, "given_name", errors, normalize_name),
+        _field(data, "birthdate", errors, lambda value: _birthdate(value, today)),
+        _field(data, "gender", errors, _gender),
+    )
+
+
 def validate_profile(data: Mapping[str, object], *, today: dt.date | None = None) -> Profile:
     """Return the normalised profile, or raise ValidationErrors with every field error."""
     data = _require_mapping(data)
     if today is None:
         today = dt.datetime.now(_VIETNAM_TZ).date()
     errors: dict[str, Message] = {}
-    family_name = _field(data, "family_name", errors, normalize_name)
-    middle_name = _field(data, "middle_name", errors, normalize_optional_name)
-    given_name = _field(data, "given_name", errors, normalize_name)
-    birthdate = _field(data, "birthdate", errors, lambda value: _birthdate(value, today))
-    gender = _field(data, "gender", errors, _gender)
+    family_name, middle_name, given_name, birthdate, gender = _identity(data, errors, today)
     cccd = _field(data, "cccd", errors, _cccd)
     if cccd is not None:
         # Cross-check only against a birthdate and gender that are themselves valid.
@@ -607,11 +616,7 @@ def validate_identity(
     if today is None:
         today = dt.datetime.now(_VIETNAM_TZ).date()
     errors: dict[str, Message] = {}
-    family_name = _field(data, "family_name", errors, normalize_name)
-    middle_name = _field(data, "middle_name", errors, normalize_optional_name)
-    given_name = _field(data, "given_name", errors, normalize_name)
-    birthdate = _field(data, "birthdate", errors, lambda value: _birthdate(value, today))
-    gender = _field(data, "gender", errors, _gender)
+    family_name, middle_name, given_name, birthdate, gender = _identity(data, errors, today)
     if cccd is not None and not errors:
         mismatch = check_cccd(cccd, birthdate=birthdate, gender=gender)
         if mismatch:

@@ -19,10 +19,11 @@ from flask_babel import lazy_gettext as _l
 
 from idp import assurance, events, runtime
 from idp import interaction as flow
-from idp.citizens import browsers, factors, guard, messages, registration, service
+from idp.citizens import browsers, factors, guard, identity, messages, registration, service
 from idp.citizens.sso import citizen_required, current_sso, set_sso, template_globals
 from idp.citizens.validation import (
     GENDERS,
+    IDENTITY_FIELDS,
     PROFILE_FIELDS,
     ValidationErrors,
     address_claim,
@@ -398,6 +399,8 @@ def _account_page(
     password_errors: dict[str, Any] | None = None,
     phone_code: bool = False,
     phone_code_error: Any = None,
+    identity_errors: dict[str, Any] | None = None,
+    identity_values: dict[str, str] | None = None,
 ) -> Any:
     if values is None:
         values = {
@@ -409,8 +412,21 @@ def _account_page(
         }
     province = _int(values.get("province"))
     current = current_sso()
+    sources = identity.assurance_of(get_db(), citizen)
     return render_template(
         "citizens/account.html",
+        assurance={i: sources.level(i) for i in identity.IDENTITY_ITEMS},
+        level_text=identity.level_text,
+        identity_errors=identity_errors or {},
+        identity_values=identity_values
+        or {
+            "family_name": citizen.family_name,
+            "middle_name": citizen.middle_name,
+            "given_name": citizen.given_name,
+            "birthdate": citizen.birthdate.isoformat(),
+            "gender": citizen.gender,
+        },
+        genders=GENDERS,
         citizen=citizen,
         errors=errors,
         values=values,
@@ -425,7 +441,7 @@ def _account_page(
         address=address_claim(citizen.province_code, citizen.ward_code, citizen.street),
         provinces=provinces(),
         communes=communes(province) if province else [],
-    ), (400 if errors or password_errors or phone_code_error else 200)
+    ), (400 if errors or password_errors or phone_code_error or identity_errors else 200)
 
 
 @bp.post("/account/contacts")
@@ -494,6 +510,66 @@ def change_password(citizen: Any) -> Any:
     notice = _l("Your password was changed. Every other device was signed out.")
     resp = make_response(_account_page(citizen, {}, None, notice=notice))
     return set_sso(resp, sso)
+
+
+@bp.post("/account/identity")
+@citizen_required
+def correct_identity(citizen: Any) -> Any:
+    """Correct names, birth date or gender online (the current password is needed).
+
+    The values must agree with the citizen ID number, as at registration. A corrected
+    value that a desk or the registry had verified is declared again from then on
+    (portals that need verified data stop receiving it); the citizen's contacts are told.
+    """
+    db = get_db()
+    limiter = runtime.limiter()
+    values = {k: request.form.get(k, "")[:100] for k in IDENTITY_FIELDS}
+    errors: dict[str, Any] = {}
+    if not limiter.test("signin_account", citizen.id).allowed:
+        errors["identity_password"] = _l(
+            "Too many wrong passwords. Wait a few minutes, then try again."
+        )
+    elif not service.verify_password(
+        db,
+        citizen_id=citizen.id,
+        password=request.form.get("identity_password", ""),
+        hasher=_hasher(),
+    ):
+        limiter.hit("signin_account", citizen.id)
+        errors["identity_password"] = _l("This is not your current password.")
+    else:
+        before = identity.assurance_of(db, citizen).verified_items()
+        try:
+            changed = identity.apply_corrections(citizen, values)
+        except ValidationErrors as exc:
+            errors = dict(exc.errors)
+    if errors:
+        db.rollback()
+        citizen = service.get_citizen(db, citizen.id)
+        return _account_page(citizen, {}, None, identity_errors=errors, identity_values=values)
+    if not changed:
+        return _account_page(citizen, {}, None, notice=_l("Nothing was changed."))
+    db.flush()
+    unverified = sorted(before - identity.assurance_of(db, citizen).verified_items())
+    db.commit()
+    events.emit(
+        "citizen.identity_corrected",
+        citizen_id=citizen.id,
+        fields=" ".join(changed),
+        now_declared=" ".join(unverified),
+    )
+    messages.notify(
+        citizen, "identity_changed", when=messages.when_text(), unverified=bool(unverified)
+    )
+    notice = (
+        _l(
+            "Saved. The details you changed are now declared by you until a one-stop desk "
+            "verifies them again."
+        )
+        if unverified
+        else _l("Saved.")
+    )
+    return _account_page(citizen, {}, None, notice=notice)
 
 
 @bp.post("/account/sessions/end")

@@ -37,6 +37,7 @@ def history_csv(entries: Iterable[HistoryEntry]) -> str:
             "items",
             "purposes",
             "notice_version",
+            "assurance",
         ]
     )
     for e in entries:
@@ -51,6 +52,7 @@ def history_csv(entries: Iterable[HistoryEntry]) -> str:
                 " ".join(e.items),
                 cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
                 "" if e.notice_version is None else str(e.notice_version),
+                " ".join(f"{i}:{level}" for i, level in e.assurance.items()),
             ]
         )
     return buf.getvalue()

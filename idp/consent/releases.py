@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -102,6 +102,8 @@ class HistoryEntry:
     items: list[str]
     purposes: dict[str, str]
     notice_version: int | None
+    #: Per identity item released: ``declared``, ``desk_verified`` or ``registry_verified``.
+    assurance: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the entry for the JSON and CSV exports."""
@@ -116,6 +118,7 @@ class HistoryEntry:
             "items": list(self.items),
             "purposes": dict(self.purposes),
             "notice_version": self.notice_version,
+            "assurance": dict(self.assurance),
         }
 
 
@@ -137,6 +140,7 @@ def _entries(look: Lookup, rows: Iterable[Release], lang: str) -> list[HistoryEn
                 items=items,
                 purposes=purposes,
                 notice_version=notice.version if notice else None,
+                assurance=dict(row.assurance or {}),
             )
         )
     return out

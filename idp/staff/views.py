@@ -47,6 +47,7 @@ from idp.staff.models import StaffAccount
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 STAFF_COOKIE = "idp_staff"
+CARD_NOT_CHECKED = _l("Confirm that you compared the card with the person and these details.")
 _PENDING_TTL = 600
 
 
@@ -342,11 +343,7 @@ def desk_verify(officer: StaffAccount, citizen_id: str) -> Any:
     if citizen is None:
         raise IdpError(_l("This account no longer exists."), status=404)
     if request.form.get("card_checked") != "yes":
-        errors = {
-            "card_checked": _l(
-                "Confirm that you compared the card with the person and these details."
-            )
-        }
+        errors = {"card_checked": CARD_NOT_CHECKED}
         return _citizen_page(officer, citizen, errors, None, 400)
     corrections = {k: request.form.get(k, "") for k in IDENTITY_FIELDS}
     try:
@@ -403,11 +400,7 @@ def desk_register(officer: StaffAccount) -> Any:
         return _register_page(officer, values, exc.errors, 400)
     holder = db.query(citizens.Citizen.id).filter(citizens.Citizen.cccd == profile.cccd).first()
     if request.form.get("card_checked") != "yes":
-        errors = {
-            "card_checked": _l(
-                "Confirm that you compared the card with the person and these details."
-            )
-        }
+        errors = {"card_checked": CARD_NOT_CHECKED}
         return _register_page(officer, values, errors, 400, holder=holder is not None)
     try:
         result = desk.register_in_person(

@@ -540,3 +540,66 @@ def test_a_registry_match_gives_electronic_record_evidence(app, db, browser, cit
     assert ev["type"] == "electronic_record"
     assert ev["record"]["type"] == "population_register"
     assert ev["check_details"][0]["check_method"] == "data"
+
+
+# -- corrections online, and what the citizen sees ------------------------------------------
+
+
+def _identity_form(citizen, **changes):
+    form = {k: citizen.profile[k] for k in ("family_name", "middle_name", "given_name")}
+    form |= {"birthdate": citizen.profile["birthdate"], "gender": citizen.profile["gender"]}
+    return {**form, **changes}
+
+
+def test_an_online_correction_of_a_verified_detail_makes_it_declared(
+    app, db, client, citizen, officer, inbox, seen
+):
+    from tests.support.forms import csrf_token
+    from tests.support.useragent import sign_in
+
+    _verify_at_desk(app, db, citizen.id, officer)
+    sign_in(client, citizen)
+    page = body(client.get("/account?lang=en"))
+    assert 'data-assurance="name">verified at a one-stop desk' in page
+    token = csrf_token(page)
+    form = _identity_form(citizen, given_name="Hoà")
+    wrong = client.post(
+        "/account/identity", data={**form, "identity_password": "not it", "csrf_token": token}
+    )
+    assert wrong.status_code == 400
+    mismatch = client.post(
+        "/account/identity",
+        data={
+            **_identity_form(
+                citizen, gender="female" if citizen.profile["gender"] == "male" else "male"
+            ),
+            "identity_password": citizen.password,
+            "csrf_token": token,
+        },
+    )
+    assert mismatch.status_code == 400  # the CCCD's gender digit disagrees
+    assert _levels(db, citizen.id)["name"] == "desk_verified"
+    done = client.post(
+        "/account/identity",
+        data={**form, "identity_password": citizen.password, "csrf_token": token},
+    )
+    assert done.status_code == 200
+    assert db.get(Citizen, citizen.id).given_name == "Hoà"
+    levels = _levels(db, citizen.id)
+    assert levels["name"] == "declared"
+    assert levels["birthdate"] == levels["cccd"] == "desk_verified"
+    assert inbox.last(citizen.profile["phone"], "identity_changed")
+    assert dict(seen)["citizen.identity_corrected"]["now_declared"] == "name"
+    assert "Hoà" not in json.dumps([p for _, p in seen], ensure_ascii=False)
+
+
+def test_the_data_history_says_whether_a_verified_value_left(app, db, browser, citizen, officer):
+    _verify_at_desk(app, db, citizen.id, officer)
+    portal = new_portal(db, scope=IDENTITY_SCOPE, purposes=purposes())
+    out, token, _ = browser.sign_in_flow(portal, scope=IDENTITY_SCOPE)
+    browser.userinfo(token["access_token"])
+    page = body(browser.client.get("/account/history?lang=en"))
+    assert 'data-assurance="desk_verified"' in page
+    exported = browser.client.get("/account/history.json").get_json()["releases"]
+    assert exported[0]["assurance"]["cccd"] == "desk_verified"
+    assert "cccd:desk_verified" in body(browser.client.get("/account/history.csv"))
