@@ -45,6 +45,8 @@ ERROR_TEXT = {
     "Bạn có thể đăng nhập lại bất cứ lúc nào. · You chose not to share your data, so you "
     "are not signed in to this portal. You can sign in again at any time.",
     "login_required": "Bạn cần đăng nhập. · You need to sign in.",
+    "verified_required": "Cổng này chỉ nhận thông tin nhân thân đã được xác minh tại bộ phận "
+    "một cửa. · This portal accepts only identity data verified at a one-stop desk.",
     "": "Đăng nhập không thành công. Hãy thử lại. · Sign-in did not complete. Please try again.",
 }
 
@@ -62,6 +64,17 @@ def show_claim(value: Any) -> str:
     return str(value)
 
 
+def verified_claims(userinfo: dict[str, Any]) -> dict[str, Any]:
+    """Return the claims userinfo vouches for in ``verified_claims`` (one or several)."""
+    found = userinfo.get("verified_claims") or []
+    elements = found if isinstance(found, list) else [found]
+    out: dict[str, Any] = {}
+    for element in elements:
+        if isinstance(element, dict):
+            out.update(element.get("claims") or {})
+    return out
+
+
 def create_portal_app(
     *,
     key: str,
@@ -73,11 +86,14 @@ def create_portal_app(
     extra_scope: str = "",
     secret_key: str | None = None,
     metadata_url: str | None = None,
+    verified: tuple[str, ...] = (),
 ) -> Flask:
     """Build one portal app for the given client registration.
 
     ``scope`` is asked at sign-in; ``extra_scope`` (optional) are further scopes the
-    portal is registered for and asks later, through "share more data".
+    portal is registered for and asks later, through "share more data". ``verified``:
+    claims the portal also asks as ``verified_claims`` (OpenID Connect for Identity
+    Assurance), to tell verified data from data the citizen only declared.
     """
     app = Flask(__name__)
     app.config.update(
@@ -132,6 +148,7 @@ def create_portal_app(
         context.setdefault("withdrawn", False)
         context.setdefault("signed_out", False)
         context["error_text"] = ERROR_TEXT.get(context["error"] or "", ERROR_TEXT[""])
+        context["verified"] = verified_claims(context["userinfo"]) if verified else None
         return render_template("portal.html", name=name, **context), status
 
     @app.get("/")
@@ -166,6 +183,17 @@ def create_portal_app(
             if not set(acr_values.split()) <= set(supported):
                 return page(error="unsupported acr_values", status=400)
             extra["acr_values"] = acr_values
+        if verified:
+            extra["claims"] = json.dumps(
+                {
+                    "userinfo": {
+                        "verified_claims": {
+                            "verification": {"trust_framework": None, "time": None},
+                            "claims": dict.fromkeys(verified),
+                        }
+                    }
+                }
+            )
         return oauth.idp.authorize_redirect(
             url_for("callback", _external=True),
             scope=" ".join(dict.fromkeys(asked)),
@@ -176,7 +204,10 @@ def create_portal_app(
     @app.get("/callback")
     def callback() -> Any:
         if request.args.get("error"):
-            return redirect(url_for("home", error=request.args["error"]))
+            error = request.args["error"]
+            if error == "access_denied" and "verified" in request.args.get("error_description", ""):
+                error = "verified_required"
+            return redirect(url_for("home", error=error))
         try:
             token = oauth.idp.authorize_access_token()
         except OAuthError as exc:
@@ -231,6 +262,7 @@ def from_demo_file(key: str, data_dir: str | None = None) -> Flask:
         client_secret=conf["client_secret"],
         scope=conf["scope"],
         extra_scope=conf.get("extra_scope", ""),
+        verified=tuple(conf.get("verified", ())),
     )
 
 

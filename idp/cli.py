@@ -745,6 +745,10 @@ def demo(base_port: int) -> None:
                 "scope": scope,
                 "extra_scope": extra_scope,
                 "issuer": settings.issuer,
+                # The land portal tells verified data from declared data (verified_claims).
+                "verified": ["family_name", "given_name", "birthdate", "cccd"]
+                if key == "land"
+                else [],
             }
         session.commit()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -169,7 +169,8 @@ def register_citizen(
 
 def get_citizen(db: Session, citizen_id: str) -> Citizen | None:
     """Return the citizen with this id, or None."""
-    if not isinstance(citizen_id, str) or not citizen_id:
+    # PostgreSQL refuses NUL in text (a DataError): such an id names nobody.
+    if not isinstance(citizen_id, str) or not 0 < len(citizen_id) <= 36 or "\x00" in citizen_id:
         return None
     return db.get(Citizen, citizen_id)
 

@@ -91,7 +91,7 @@ def by_email(db: Session, email: object) -> StaffAccount | None:
 
 def get_staff(db: Session, staff_id: object) -> StaffAccount | None:
     """Return a staff account by id, or None."""
-    if not isinstance(staff_id, str) or not staff_id or len(staff_id) > 36:
+    if not isinstance(staff_id, str) or not 0 < len(staff_id) <= 36 or "\x00" in staff_id:
         return None
     return db.get(StaffAccount, staff_id)
 

@@ -244,6 +244,7 @@ def start_portal(
     scope: str = PORTAL_SCOPE,
     extra_scope: str = "",
     purposes: dict[str, Any] | None = None,
+    verified: tuple[str, ...] = (),
 ) -> Portal:
     """Start a demo portal on a free port and register it with its exact redirect URI.
 
@@ -276,6 +277,7 @@ def start_portal(
         client_secret=reg["client_secret"],
         scope=scope,
         extra_scope=extra_scope,
+        verified=verified,
     )
     dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name=f"portal-{key}", daemon=True)

@@ -17,79 +17,34 @@ from idp.staff.models import StaffAccount
 from tests.consent.helpers import body, counts
 from tests.support.factories import PASSWORD, new_citizen, profile_data
 from tests.support.forms import csrf_token
+from tests.support.staff import (
+    EMAIL,
+    STAFF_PASSWORD,
+    add_officer,
+    post_form,
+    set_up,
+    staff_sign_in,
+)
 from tests.support.useragent import sign_in
-
-EMAIL = "can.bo@motcua.danang.gov.vn"
-STAFF_PASSWORD = "một-cửa Hải Châu 2026 bền vững"
-
-
-def _add(db, settings, roles=("desk_officer",)):
-    account = staff.add_staff(db, email=EMAIL, roles=list(roles), unit_code="48")
-    token = staff.new_setup_link(db, account, ttl=settings.set_password_ttl)
-    db.commit()
-    return account.id, token
-
-
-def _post(client, path, data, page=None):
-    html = body(client.get(page or path))
-    return client.post(path, data={**data, "csrf_token": csrf_token(html)})
-
-
-def _key(html):
-    return re.search(r'id="totp-key">([A-Z2-7 ]+)<', html).group(1).replace(" ", "")
-
-
-def _set_up(client, token, clock):
-    path = f"/staff/setup/{token}"
-    page = _post(client, path, {"step": "password", "password": STAFF_PASSWORD})
-    assert page.status_code == 200, body(page)
-    key = _key(body(page))
-    done = client.post(
-        path,
-        data={
-            "step": "code",
-            "code": pyotp.TOTP(key).at(clock.now),
-            "csrf_token": csrf_token(body(page)),
-        },
-    )
-    assert done.status_code == 303, body(done)
-    return key
-
-
-def _sign_in(client, key, clock, password=STAFF_PASSWORD):
-    first = _post(client, "/staff/signin", {"email": EMAIL, "password": password})
-    if first.status_code != 200:
-        return first
-    html = body(first)
-    pending = re.search(r'name="pending" value="([^"]+)"', html).group(1)
-    clock.advance()
-    return client.post(
-        "/staff/signin",
-        data={
-            "pending": pending,
-            "code": pyotp.TOTP(key).at(clock.now),
-            "csrf_token": csrf_token(html),
-        },
-    )
 
 
 @pytest.fixture
 def officer(client, db, settings, clock):
-    staff_id, token = _add(db, settings)
-    key = _set_up(client, token, clock)
-    resp = _sign_in(client, key, clock)
+    staff_id, token = add_officer(db, settings)
+    key = set_up(client, token, clock)
+    resp = staff_sign_in(client, key, clock)
     assert resp.status_code == 303
     assert resp.location.endswith("/staff/desk")
     return staff_id, key
 
 
 def test_setup_then_sign_in_needs_password_and_code(client, db, settings, clock):
-    staff_id, token = _add(db, settings)
+    staff_id, token = add_officer(db, settings)
     assert not db.get(StaffAccount, staff_id).ready
     # A weak password is refused; nothing is stored yet.
-    weak = _post(client, f"/staff/setup/{token}", {"step": "password", "password": "12345678"})
+    weak = post_form(client, f"/staff/setup/{token}", {"step": "password", "password": "12345678"})
     assert weak.status_code == 400
-    key = _set_up(client, token, clock)
+    key = set_up(client, token, clock)
     db.expire_all()
     account = db.get(StaffAccount, staff_id)
     assert account.ready
@@ -98,13 +53,13 @@ def test_setup_then_sign_in_needs_password_and_code(client, db, settings, clock)
     # The link worked once.
     assert client.get(f"/staff/setup/{token}").status_code == 404
     # The password alone opens nothing: the desk needs the code too.
-    first = _post(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
+    first = post_form(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
     assert first.status_code == 200
     assert 'name="pending"' in body(first)
     assert client.get("/staff/desk").status_code == 303
-    wrong = _sign_in(client, key, clock, password="not the password")
+    wrong = staff_sign_in(client, key, clock, password="not the password")
     assert wrong.status_code == 401
-    resp = _sign_in(client, key, clock)
+    resp = staff_sign_in(client, key, clock)
     assert resp.status_code == 303
     cookie = resp.headers["Set-Cookie"]
     assert "idp_staff=" in cookie
@@ -115,9 +70,9 @@ def test_setup_then_sign_in_needs_password_and_code(client, db, settings, clock)
 
 
 def test_a_wrong_code_and_a_replayed_code_are_refused(client, db, settings, clock):
-    _, token = _add(db, settings)
-    key = _set_up(client, token, clock)
-    first = _post(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
+    _, token = add_officer(db, settings)
+    key = set_up(client, token, clock)
+    first = post_form(client, "/staff/signin", {"email": EMAIL, "password": STAFF_PASSWORD})
     pending = re.search(r'name="pending" value="([^"]+)"', body(first)).group(1)
     token_ = csrf_token(body(first))
     # The code typed at set-up was used: the same code is refused.
@@ -131,13 +86,13 @@ def test_a_wrong_code_and_a_replayed_code_are_refused(client, db, settings, cloc
 
 
 def test_guessing_a_staff_password_is_capped(client, db, settings, clock):
-    _, token = _add(db, settings)
-    key = _set_up(client, token, clock)
+    _, token = add_officer(db, settings)
+    key = set_up(client, token, clock)
     limit = int(dict(settings.limits)["signin_account"].split("/")[0])
     for _ in range(limit):
-        assert _sign_in(client, key, clock, password="wrong password 1").status_code == 401
+        assert staff_sign_in(client, key, clock, password="wrong password 1").status_code == 401
     # Locked for the window: even the right password is refused, the same way.
-    assert _sign_in(client, key, clock).status_code == 401
+    assert staff_sign_in(client, key, clock).status_code == 401
 
 
 def test_a_citizen_session_never_opens_staff_pages(client, db, settings):
@@ -163,14 +118,14 @@ def test_a_disabled_account_is_signed_out(client, db, officer):
 
 
 def test_sign_out_ends_the_staff_session(client, officer):
-    resp = _post(client, "/staff/signout", {}, page="/staff/desk")
+    resp = post_form(client, "/staff/signout", {}, page="/staff/desk")
     assert resp.status_code == 303
     assert client.get("/staff/desk").status_code == 303
 
 
 def test_find_by_number_and_verify_from_the_card(client, db, settings, officer, inbox):
     citizen = new_citizen(db, settings)
-    page = _post(
+    page = post_form(
         client, "/staff/desk/find", {"cccd": " ".join(citizen.profile["cccd"])}, "/staff/desk"
     )
     assert page.status_code == 200
@@ -201,14 +156,14 @@ def test_find_by_number_and_verify_from_the_card(client, db, settings, officer, 
 
 @pytest.mark.parametrize("typed", ["", "abc", "12345", "0" * 12, "x" * 100])
 def test_a_bad_number_is_a_clear_error(client, officer, typed):
-    resp = _post(client, "/staff/desk/find?lang=en", {"cccd": typed}, "/staff/desk?lang=en")
+    resp = post_form(client, "/staff/desk/find?lang=en", {"cccd": typed}, "/staff/desk?lang=en")
     assert resp.status_code == 400
     assert "12 digits" in body(resp)
 
 
 def test_an_unknown_number_offers_desk_registration(client, officer):
     number = profile_data()["cccd"]
-    resp = _post(client, "/staff/desk/find", {"cccd": number}, "/staff/desk")
+    resp = post_form(client, "/staff/desk/find", {"cccd": number}, "/staff/desk")
     assert resp.status_code == 200
     assert f'value="{number}"' in body(resp)
     assert 'action="/staff/desk/register"' in body(resp)
@@ -221,15 +176,17 @@ def test_the_card_holder_is_registered_and_the_squatter_loses_the_number(
     same = {k: victim[k] for k in ("cccd", "birthdate", "gender", "family_name", "given_name")}
     squatter = new_citizen(db, settings, **same)
     form = {**victim, "card_checked": "yes"}
-    refused = _post(client, "/staff/desk/register", form)
+    refused = post_form(client, "/staff/desk/register", form)
     assert refused.status_code == 409  # the officer must confirm who holds the card
     assert db.get(Citizen, squatter.id).cccd == victim["cccd"]
     before = counts(db, ("citizens",))
-    bad = _post(client, "/staff/desk/register", {**form, "phone": "123", "owner_confirmed": "yes"})
+    bad = post_form(
+        client, "/staff/desk/register", {**form, "phone": "123", "owner_confirmed": "yes"}
+    )
     assert bad.status_code == 400
     assert counts(db, ("citizens",)) == before
     assert db.get(Citizen, squatter.id).cccd == victim["cccd"]
-    done = _post(client, "/staff/desk/register", {**form, "owner_confirmed": "yes"})
+    done = post_form(client, "/staff/desk/register", {**form, "owner_confirmed": "yes"})
     assert done.status_code == 200, body(done)
     html = body(done)
     assert 'id="number-moved"' in html
