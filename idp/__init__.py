@@ -6,7 +6,17 @@ from typing import Any
 
 from flask import Flask
 
-from idp.config import Settings
+from idp.config import Settings, SettingsError
+
+
+def _check_desks(settings: Settings) -> None:
+    """Refuse to start with a desks list that cannot be shown (IDP_DESKS_FILE)."""
+    from idp.citizens.identity import desks
+
+    try:
+        desks(settings.desks_file)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SettingsError(f"IDP_DESKS_FILE: {exc}") from None
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -35,6 +45,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     if settings is None:
         settings = Settings.from_env()
         settings.warn_embedded_defaults()
+    _check_desks(settings)
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -312,3 +312,54 @@ def test_console_script_works_from_any_folder(tmp_path):
     )
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_citizens_verify_imports_registry_matches(officer, migrated, tmp_path):
+    data = profile_data()
+    added = json.loads(
+        run(migrated, "citizens", "add", "--officer", officer, stdin=json.dumps(data)).stdout
+    )
+    record = {k: data[k] for k in ("cccd", "family_name", "middle_name", "given_name")}
+    record |= {"birthdate": data["birthdate"], "gender": data["gender"], "record_ref": "R-1"}
+    lines = [
+        json.dumps(record),
+        json.dumps({**record, "given_name": "Người Khác"}),
+        json.dumps({**record, "cccd": profile_data()["cccd"]}),
+        "{not json",
+    ]
+    path = tmp_path / "matches.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(migrated, "citizens", "verify", "--from", str(path), "--source", "CSDLQG")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["verified"] == 1
+    assert report["mismatched"] == [
+        {"line": 2, "citizen_id": added["id"], "fields": ["given_name"]}
+    ]
+    assert report["not_found"] == [{"line": 3}]
+    assert report["invalid"][0]["line"] == 4
+    assert "Người Khác" not in result.output
+    assert data["cccd"] not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--from", "/nonexistent/file.jsonl"],
+        ["--from", "-", "--source", " "],
+        ["--from", "-", "--source", "x" * 101],
+    ],
+)
+def test_citizens_verify_bad_options_exit_2(migrated, args):
+    result = run(migrated, "citizens", "verify", *args, stdin="")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+def test_citizens_verify_refuses_a_file_that_is_not_utf8(migrated, tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"family_name": "Nguy\xe9n"}\n'.encode("latin-1"))
+    result = run(migrated, "citizens", "verify", "--from", str(path))
+    assert result.exit_code == 2
+    assert "UTF-8" in result.output

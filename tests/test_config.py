@@ -67,3 +67,40 @@ def test_values_from_environment(tmp_path):
 def test_bad_values_stop_start_up(tmp_path, key, value):
     with pytest.raises(SettingsError, match=key.removeprefix("IDP_").split("_")[0]):
         Settings.from_env({"IDP_DATA_DIR": str(tmp_path), key: value})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # no such file
+        "not json",
+        "[]",
+        '{"name": "x"}',
+        '[{"name": ""}]',
+        '[{"name": {"vi": "Bộ phận một cửa"}, "address": 5}]',
+        '[{"name": {"vi": 1}}]',
+    ],
+)
+def test_a_bad_desks_file_stops_start_up(tmp_path, content):
+    from idp import create_app
+
+    path = tmp_path / "desks.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    env = {"IDP_DATA_DIR": str(tmp_path), "IDP_DESKS_FILE": str(path)}
+    with pytest.raises(SettingsError, match="IDP_DESKS_FILE"):
+        create_app(Settings.from_env(env), skip_keys=True)
+
+
+def test_a_desks_file_replaces_the_shipped_list(tmp_path):
+    from idp.citizens.identity import desks
+
+    path = tmp_path / "desks.json"
+    path.write_text(
+        '[{"name": {"vi": "Bộ phận một cửa phường Hải Châu", "en": "Hai Chau ward desk"},'
+        ' "address": "270 Trưng Nữ Vương", "hours": "7:30–17:00"}]',
+        encoding="utf-8",
+    )
+    (desk,) = desks(path)
+    assert desk.name_in("en") == "Hai Chau ward desk"
+    assert desk.hours_in("en") == "7:30–17:00"  # one text serves every language

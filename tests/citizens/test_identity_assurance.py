@@ -165,7 +165,12 @@ def test_a_correction_that_disagrees_with_the_card_number_writes_nothing(app, db
         )
     assert "birthdate" in err.value.errors
     db.rollback()
-    assert db.scalar(select(IdentityVerification.id)) is None
+    assert (
+        db.scalar(
+            select(IdentityVerification.id).where(IdentityVerification.citizen_id == citizen.id)
+        )
+        is None
+    )
     assert db.get(Citizen, citizen.id).birthdate.isoformat() == citizen.profile["birthdate"]
 
 

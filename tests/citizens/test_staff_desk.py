@@ -138,12 +138,22 @@ def test_find_by_number_and_verify_from_the_card(client, db, settings, officer, 
     token = csrf_token(html)
     unchecked = client.post(path, data={**form, "csrf_token": token})
     assert unchecked.status_code == 400
-    assert db.scalar(select(IdentityVerification.id)) is None
+    assert (
+        db.scalar(
+            select(IdentityVerification.id).where(IdentityVerification.citizen_id == citizen.id)
+        )
+        is None
+    )
     bad = client.post(
         path, data={**form, "birthdate": "31/02/1990", "card_checked": "yes", "csrf_token": token}
     )
     assert bad.status_code == 400
-    assert db.scalar(select(IdentityVerification.id)) is None
+    assert (
+        db.scalar(
+            select(IdentityVerification.id).where(IdentityVerification.citizen_id == citizen.id)
+        )
+        is None
+    )
     done = client.post(path, data={**form, "card_checked": "yes", "csrf_token": token})
     assert done.status_code == 200, body(done)
     assert 'id="verified"' in body(done)
