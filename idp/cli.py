@@ -95,10 +95,45 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             self.cfg.set("logger_class", "idp.accesslog.RedactingLogger")
 
         def load(self) -> Any:
-            return create_app(settings)
+            # Called in each worker process: each runs a back-channel logout delivery
+            # thread (jobs go to one worker only: the queue is shared through Redis).
+            from idp.backchannel import start_worker
+
+            app = create_app(settings)
+            start_worker(app)
+            return app
 
     settings.warn_embedded_defaults()
     _App().run()
+
+
+@main.command()
+@click.option("--interval", default=1.0, show_default=True, type=click.FloatRange(0.1, 60))
+def worker(interval: float) -> None:
+    """Deliver back-channel logout tokens (as every `idp serve` process also does).
+
+    For deployments that want delivery apart from the web processes; needs
+    IDP_REDIS_URL (the queue must be shared). Stops on Ctrl-C or SIGTERM.
+    """
+    import signal
+    import threading
+
+    from idp import create_app
+    from idp.backchannel import work
+
+    settings = _settings()
+    if not settings.redis_url:
+        _fail("idp worker needs IDP_REDIS_URL: without Redis the queue lives in `idp serve`")
+    with _session(settings):
+        pass
+    app = create_app(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo("delivering back-channel logout tokens (Ctrl-C stops)", err=True)
+    try:
+        work(app, stop, interval)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 @main.group()
@@ -181,6 +216,21 @@ def clients() -> None:
     type=click.File("r", encoding="utf-8"),
     help="JSON file: per claim, the purpose (vi, en) and whether it is required.",
 )
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help="Where logout tokens are POSTed (OpenID Connect Back-Channel Logout 1.0).",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="The portal needs the session id (sid) in every logout token.",
+)
+@click.option(
+    "--backchannel-private",
+    is_flag=True,
+    help="Allow a loopback or private-network address as the back-channel logout URI.",
+)
 def clients_add(
     name: str,
     redirect_uris: tuple[str, ...],
@@ -192,6 +242,9 @@ def clients_add(
     client_id: str | None,
     default_acr: str | None,
     purposes_file: Any,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
+    backchannel_private: bool,
 ) -> None:
     """Register a portal; print JSON with client_id and (once) client_secret."""
     from idp.admin.service import describe_portal, register_portal
@@ -215,6 +268,9 @@ def clients_add(
                 client_id=client_id,
                 default_acr=default_acr,
                 purposes=purposes,
+                backchannel_logout_uri=backchannel_logout_uri,
+                backchannel_logout_session_required=backchannel_logout_session_required,
+                backchannel_private=backchannel_private,
             )
         except RegistrationError as exc:
             _fail(str(exc))
@@ -235,26 +291,88 @@ def clients_add(
 @click.argument("client_id")
 @click.option(
     "--default-acr",
-    required=True,
+    default=None,
     help="Level of assurance required when a request names none "
     "(urn:vn:idp:loa:1, urn:vn:idp:loa:2, or 'none' to require none).",
 )
-def clients_update(client_id: str, default_acr: str) -> None:
-    """Change a portal's registration (for now: its default level of assurance)."""
+@click.option(
+    "--backchannel-logout-uri",
+    default=None,
+    help="Where logout tokens are POSTed, or 'none' to stop sending them.",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    type=click.Choice(["yes", "no"]),
+    default=None,
+    help="Whether the portal needs the session id (sid) in every logout token.",
+)
+@click.option(
+    "--backchannel-private",
+    type=click.Choice(["yes", "no"]),
+    default=None,
+    help="Whether a loopback or private-network back-channel logout URI is allowed.",
+)
+def clients_update(
+    client_id: str,
+    default_acr: str | None,
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: str | None,
+    backchannel_private: str | None,
+) -> None:
+    """Change a portal's registration: default level of assurance, back-channel logout."""
     from idp.admin.service import describe_portal
-    from idp.portals.service import RegistrationError, set_default_acr
+    from idp.portals.service import (
+        RegistrationError,
+        by_client_id,
+        set_backchannel,
+        set_default_acr,
+    )
 
+    backchannel = (backchannel_logout_uri, backchannel_logout_session_required, backchannel_private)
+    if default_acr is None and backchannel == (None, None, None):
+        _fail("nothing to change: give --default-acr or a --backchannel-… option")
     with _session(_settings()) as session:
         try:
-            portal = set_default_acr(
-                session,
-                client_id=client_id,
-                default_acr=None if default_acr == "none" else default_acr,
-            )
+            if default_acr is not None:
+                set_default_acr(
+                    session,
+                    client_id=client_id,
+                    default_acr=None if default_acr == "none" else default_acr,
+                )
+            if backchannel != (None, None, None):
+                current = by_client_id(session, client_id)
+                uri = backchannel_logout_uri
+                if uri is None:
+                    uri = current.backchannel_logout_uri if current else None
+                set_backchannel(
+                    session,
+                    client_id=client_id,
+                    uri=None if uri == "none" else uri,
+                    session_required=None
+                    if backchannel_logout_session_required is None
+                    else backchannel_logout_session_required == "yes",
+                    private=None if backchannel_private is None else backchannel_private == "yes",
+                )
+            portal = by_client_id(session, client_id)
         except RegistrationError as exc:
             _fail(str(exc))
         session.commit()
         click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
+
+
+@clients.command("deliveries")
+@click.argument("client_id")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def clients_deliveries(client_id: str, limit: int) -> None:
+    """Print the portal's latest back-channel logout deliveries as JSON, newest first."""
+    from idp.backchannel import deliveries
+    from idp.portals.service import by_client_id
+
+    with _session(_settings()) as session:
+        portal = by_client_id(session, client_id)
+        if portal is None:
+            _fail("no portal with this client_id")
+        click.echo(json.dumps(deliveries(session, portal, limit), ensure_ascii=False, indent=2))
 
 
 @clients.command("list")

@@ -39,12 +39,19 @@ class Store(Protocol):
     def ping(self) -> bool:
         """Return whether the backend answers."""
 
+    def schedule(self, queue: str, job_id: str, value: JSON, due: float, ttl: int) -> None:
+        """Queue a job to run at ``due`` (epoch seconds); it is dropped after ``ttl``."""
+
+    def claim_due(self, queue: str, now: float, limit: int) -> list[JSON]:
+        """Take up to ``limit`` jobs due by ``now``: each is handed to one caller only."""
+
 
 class MemoryStore:
     """In-process store for one process; thread-safe, expiring lazily."""
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[float, Any]] = {}
+        self._queues: dict[str, dict[str, tuple[float, float, str]]] = {}
         self._lock = threading.Lock()
 
     def _live(self, key: str) -> Any | None:
@@ -104,6 +111,24 @@ class MemoryStore:
     def ping(self) -> bool:
         return True
 
+    def schedule(self, queue: str, job_id: str, value: JSON, due: float, ttl: int) -> None:
+        blob = json.dumps(value)
+        with self._lock:
+            self._queues.setdefault(queue, {})[job_id] = (due, time.monotonic() + ttl, blob)
+
+    def claim_due(self, queue: str, now: float, limit: int) -> list[JSON]:
+        out: list[JSON] = []
+        with self._lock:
+            jobs = self._queues.get(queue, {})
+            alive = time.monotonic()
+            for job_id, (due, expires, blob) in sorted(jobs.items(), key=lambda kv: kv[1][0]):
+                if len(out) >= limit or due > now:
+                    break
+                del jobs[job_id]
+                if expires > alive:
+                    out.append(json.loads(blob))
+        return out
+
 
 class RedisStore:
     """Redis-backed store shared by every worker."""
@@ -143,6 +168,25 @@ class RedisStore:
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
+
+    def schedule(self, queue: str, job_id: str, value: JSON, due: float, ttl: int) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(self._k(f"job:{queue}:{job_id}"), json.dumps(value), ex=ttl)
+        pipe.zadd(self._k(f"queue:{queue}"), {job_id: due})
+        pipe.execute()
+
+    def claim_due(self, queue: str, now: float, limit: int) -> list[JSON]:
+        key = self._k(f"queue:{queue}")
+        out: list[JSON] = []
+        for raw in self._redis.zrangebyscore(key, "-inf", now, start=0, num=limit):
+            job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+            # ZREM succeeds for one worker only: that worker owns the job.
+            if self._redis.zrem(key, job_id) != 1:
+                continue
+            blob = self._redis.getdel(self._k(f"job:{queue}:{job_id}"))
+            if blob is not None:
+                out.append(json.loads(blob))
+        return out
 
 
 def make_store(redis_url: str, prefix: str = "idp:") -> Store:

@@ -56,3 +56,35 @@ def test_incr_counts(store):
 
 def test_ping(store):
     assert store.ping() is True
+
+
+def test_queued_jobs_come_out_when_due_in_order(store):
+    now = time.time()
+    store.schedule("q", "b", {"n": 2}, now + 1, 60)
+    store.schedule("q", "a", {"n": 1}, now - 5, 60)
+    store.schedule("q", "c", {"n": 3}, now + 100, 60)
+    assert store.claim_due("q", now, 10) == [{"n": 1}]
+    assert store.claim_due("q", now + 2, 10) == [{"n": 2}]
+    assert store.claim_due("q", now + 2, 10) == []
+    assert store.claim_due("other", now + 200, 10) == []
+    # Scheduling the same job id again moves it (a retry keeps its id).
+    store.schedule("q", "c", {"n": 4}, now, 60)
+    assert store.claim_due("q", now, 10) == [{"n": 4}]
+
+
+def test_a_due_job_goes_to_one_claimer_only(store):
+    now = time.time()
+    for n in range(40):
+        store.schedule("race", f"j{n}", {"n": n}, now, 60)
+    got: list[int] = []
+
+    def claim() -> None:
+        for _ in range(5):
+            got.extend(job["n"] for job in store.claim_due("race", now, 7))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == list(range(40))

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp import events
+from idp import backchannel, events
 from idp.citizens import passwords
 from idp.citizens.models import Citizen, PasswordLink
 from idp.citizens.validation import (
@@ -417,9 +417,20 @@ def start_session(
 
     ``about``: what the citizen's sessions page shows of it (the kind of browser, the
     address's network), kept with the session and in the citizen's session index.
+    A session replaced by the same citizen's (signing in again, a stronger sign-in) hands
+    on the portals used in it, with the ``sid`` each of them knows, so that they are told
+    when the new one ends; replaced by someone else's, it ends for its portals at once.
     """
-    if replaces:
-        end_session(store, replaces)
+    carried: dict[str, Any] = {}
+    if replaces and _valid_sid(replaces):
+        old = store.take(_session_key(replaces))
+        if old and old.get("citizen_id") == citizen_id:
+            carried = {
+                "portals": list(old.get("portals") or []),
+                "portal_sids": dict(old.get("portal_sids") or {}),
+            }
+        elif old:
+            backchannel.session_ended(store, digest(replaces), old, "signed_out")
     sid = secrets.token_urlsafe(32)
     now = time.time()
     session = SignInSession(sid, citizen_id, int(now), tuple(amr), acr)
@@ -434,7 +445,8 @@ def start_session(
             "expires": now + ttl,
             "last": now,
             "about": dict(about or {}),
-            "portals": [],
+            "portals": carried.get("portals", []),
+            "portal_sids": carried.get("portal_sids", {}),
         },
         ttl,
     )
@@ -482,15 +494,41 @@ def load_session(store: Store, sid: str | None, idle_ttl: int = 0) -> SignInSess
     )
 
 
-def note_portal(store: Store, sid: str, portal_name: str) -> None:
-    """Remember that a portal was signed in to within this session (sessions page)."""
+def note_portal(store: Store, sid: str, portal_name: str, portal_id: str | None = None) -> None:
+    """Remember that a portal was signed in to within this session: its name for the
+    sessions page, its id for back-channel logout when the session ends."""
     data = store.get(_session_key(sid)) if _valid_sid(sid) else None
-    if not data or portal_name in data.get("portals", []) or "expires" not in data:
+    if not data or "expires" not in data:
+        return
+    names, sids = list(data.get("portals", [])), dict(data.get("portal_sids") or {})
+    ref = digest(sid)
+    if portal_name in names and (portal_id is None or sids.get(portal_id) == ref):
         return
     left = int(float(data["expires"]) - time.time())
     if left > 0:
-        data["portals"] = [*data.get("portals", []), portal_name][-20:]
+        if portal_name not in names:
+            data["portals"] = [*names, portal_name][-20:]
+        if portal_id is not None and len(sids) < 100:
+            sids[portal_id] = ref  # the sid this portal's ID tokens carry
+            data["portal_sids"] = sids
         store.put(_session_key(sid), data, left)
+
+
+def sessions_with_portal(store: Store, citizen_id: str, portal_id: str) -> list[str]:
+    """Return the ``sid`` the portal knows for each live session of the citizen that
+    used it."""
+    cut = store.get(_cutoff_key(citizen_id))
+    refs = []
+    for ref in store.get(_index_key(citizen_id)) or {}:
+        data = store.get(f"sso:{ref}")
+        if not data or data.get("citizen_id") != citizen_id:
+            continue
+        if cut and float(data.get("started", 0)) <= float(cut["t"]):
+            continue
+        known = (data.get("portal_sids") or {}).get(portal_id)
+        if known:
+            refs.append(known)
+    return refs
 
 
 @dataclass(frozen=True)
@@ -543,6 +581,7 @@ def end_session_ref(store: Store, citizen_id: str, ref: str) -> bool:
         return False
     store.delete(f"sso:{ref}")
     events.emit("session.ended", citizen_id=citizen_id)
+    backchannel.session_ended(store, ref, data, "session_ended")
     return True
 
 
@@ -551,10 +590,12 @@ def session_ref(sid: str) -> str:
     return digest(sid)
 
 
-def end_session(store: Store, sid: str | None) -> None:
-    """End a session."""
+def end_session(store: Store, sid: str | None, reason: str = "signed_out") -> None:
+    """End a session; the portals used in it are sent a logout token."""
     if _valid_sid(sid):
-        store.delete(_session_key(sid))
+        data = store.take(_session_key(sid))
+        if data:
+            backchannel.session_ended(store, digest(sid), data, reason)
 
 
 def _cutoff_key(citizen_id: str) -> str:
@@ -565,7 +606,9 @@ def _index_key(citizen_id: str) -> str:
     return f"sso-index:{citizen_id}"
 
 
-def end_all_sessions(store: Store, *, citizen_id: str, ttl: int) -> None:
+def end_all_sessions(
+    store: Store, *, citizen_id: str, ttl: int, reason: str = "signed_out_everywhere"
+) -> None:
     """End every session of the citizen started until now, on every browser and worker.
 
     A cut-off time is kept (for ``ttl``, the session lifetime, after which the sessions
@@ -574,8 +617,15 @@ def end_all_sessions(store: Store, *, citizen_id: str, ttl: int) -> None:
     afterwards (the one the caller starts next) is live. Workers' clocks must agree
     within the time between two such actions (NTP).
     """
+    ended = []
+    for ref in store.get(_index_key(citizen_id)) or {}:
+        data = store.get(f"sso:{ref}")
+        if data and data.get("citizen_id") == citizen_id:
+            ended.append((ref, data))
     store.put(_cutoff_key(citizen_id), {"t": time.time()}, ttl)
     events.emit("session.ended_all", citizen_id=citizen_id)
+    for ref, data in ended:
+        backchannel.session_ended(store, ref, data, reason)
 
 
 # -- the right of access and erasure ------------------------------------------------

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idp import events
+from idp import backchannel, events, runtime
 from idp.citizens import identity
+from idp.citizens import service as citizen_sessions
 from idp.citizens.models import Citizen
 from idp.claims import CLAIM_ITEMS
 from idp.consent import receipts as receipts_service
@@ -454,6 +455,13 @@ def withdraw_grant_with_receipt(
     if withdraw(db, grant_id=grant_id, citizen_id=citizen_id, reason=reason) is None:
         return None
     tokens.revoke_grant(db, grant_id, "consent_withdrawn")
+    # The portal must drop the citizen's sessions there too (Back-Channel Logout 1.0):
+    # one logout token per session it knows, or one naming the citizen only.
+    store = runtime.store()
+    for sid in citizen_sessions.sessions_with_portal(store, citizen_id, grant.portal_id) or [None]:
+        backchannel.announce(
+            store, citizen_id=citizen_id, portal_ids=[grant.portal_id], sid=sid, reason=reason
+        )
     # The receipt states the grant after the action: nothing is granted any more.
     return receipt_for(
         db, grant=grant, issuer=issuer, action="withdrawn", decisions=dict.fromkeys(before, False)

@@ -409,7 +409,9 @@ def delete_account(citizen: Any) -> Any:
     )
     citizens.delete_account(db, citizen_id=citizen.id)
     db.commit()
-    citizens.end_session(runtime.store(), sso.sid if sso else None)
+    citizens.end_session(
+        runtime.store(), sso.sid if sso else None, reason=consent_grants.ACCOUNT_DELETED
+    )
     rotate_browser_session()
     g.idp_sso = None
     resp = Response(render_template("consent/deleted.html", error=None), mimetype="text/html")

@@ -42,6 +42,10 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "ui_locales_supported": list(languages),
         "claim_types_supported": ["normal"],
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1; no front-channel logout.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         # OpenID Connect for Identity Assurance 1.0 §7.
         **ida.metadata(),
     }

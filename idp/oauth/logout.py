@@ -147,7 +147,7 @@ def _signed_out(req: LogoutRequest) -> Any:
     """End this browser's session, then go where the request asked."""
     sso = current_sso()
     if sso is not None:
-        citizens.end_session(runtime.store(), sso.sid)
+        citizens.end_session(runtime.store(), sso.sid, reason="rp_logout")
         events.emit(
             "session.logout",
             citizen_id=sso.citizen_id,

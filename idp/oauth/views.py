@@ -355,7 +355,7 @@ def _decide(
             claims_request=needs.claims_request,
         )
         db.commit()
-        citizens.note_portal(store, sso.sid, portal.name)
+        citizens.note_portal(store, sso.sid, portal.name, portal.id)
     except OAuth2Error as error:
         if inter is not None:
             flow.take(store, inter)

@@ -12,7 +12,7 @@ import hmac
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import ID, Base, UTCDateTime, new_id, utcnow
@@ -38,6 +38,16 @@ class Portal(Base, ClientMixin):
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The level of assurance asked when a request names none (an ``acr`` URN, required).
     default_acr: Mapped[str | None] = mapped_column(String(40))
+    # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed, whether the
+    # portal needs ``sid`` in them, and whether the operator allowed a loopback or
+    # private-network address there (refused otherwise: no requests into our network).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    backchannel_private: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -56,6 +66,8 @@ class Portal(Base, ClientMixin):
             "grant_types": list(self.grant_types),
             # OIDC Registration §2: ``default_acr_values``.
             "default_acr_values": [self.default_acr] if self.default_acr else [],
+            "backchannel_logout_uri": self.backchannel_logout_uri,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
             "response_types": ["code"],
         }
 
@@ -94,3 +106,25 @@ class Portal(Base, ClientMixin):
     def is_active(self) -> bool:
         """Return whether the portal may use the provider."""
         return self.disabled_at is None
+
+
+class LogoutDelivery(Base):
+    """One attempt to deliver a back-channel logout token to a portal (for operators).
+
+    Holds no personal data: the token's ``jti``, why it was sent, the attempt number,
+    when, and what came of it (``delivered``, ``failed`` (retried), ``gave_up`` after
+    the last retry, ``refused``: the address is not allowed).
+    """
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (Index("ix_logout_deliveries_portal_time", "portal_id", "attempted_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    jti: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(30))
+    attempt: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(200))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -71,6 +72,9 @@ def register_portal(
     sector_identifier: str | None = None,
     client_id: str | None = None,
     default_acr: str | None = None,
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
+    backchannel_private: bool = False,
 ) -> Registered:
     """Register a portal; return it with its one-time secret. Raises RegistrationError.
 
@@ -110,6 +114,7 @@ def register_portal(
     if client_id is not None and (not client_id or len(client_id) > 64):
         raise RegistrationError("client_id", "must be 1 to 64 characters")
     default_acr = _check_acr(default_acr)
+    backchannel_logout_uri = check_backchannel_uri(backchannel_logout_uri, backchannel_private)
     secret = None if auth_method == "none" else secrets.token_urlsafe(32)
     portal = Portal(
         client_id=client_id or _new_client_id(),
@@ -124,6 +129,9 @@ def register_portal(
         sector_identifier=sector_identifier,
         grant_types=["authorization_code", "refresh_token"],
         default_acr=default_acr,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=bool(backchannel_logout_session_required),
+        backchannel_private=bool(backchannel_private),
     )
     if db.scalar(select(Portal.id).where(Portal.client_id == portal.client_id)):
         raise RegistrationError("client_id", "is already registered")
@@ -141,6 +149,60 @@ def _check_acr(value: str | None) -> str | None:
             "default_acr", f"must be one of {', '.join(ACR_VALUES_SUPPORTED)} (or 'none')"
         )
     return value
+
+
+def is_private_host(host: str | None) -> bool:
+    """Return whether a host name or address is loopback, private, link-local or reserved."""
+    if not host:
+        return True
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def check_backchannel_uri(uri: str | None, private: bool) -> str | None:
+    """Validate a back-channel logout URI like a redirect URI (Back-Channel Logout 1.0
+    §2.2: no fragment); a loopback or private address needs ``private``."""
+    if uri is None or uri == "":
+        return None
+    clean = _check_redirect_uri(uri, "backchannel_logout_uri")
+    if is_private_host(urlsplit(clean).hostname) and not private:
+        raise RegistrationError(
+            "backchannel_logout_uri",
+            f"{uri!r} is a loopback or private address: allowed only when the operator "
+            "says so (--backchannel-private)",
+        )
+    return clean
+
+
+def set_backchannel(
+    db: Session,
+    *,
+    client_id: str,
+    uri: str | None,
+    session_required: bool | None = None,
+    private: bool | None = None,
+) -> Portal:
+    """Set (or clear, with None) a portal's back-channel logout registration."""
+    portal = by_client_id(db, client_id)
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    allow = portal.backchannel_private if private is None else private
+    portal.backchannel_logout_uri = check_backchannel_uri(uri, allow)
+    portal.backchannel_private = bool(allow)
+    if session_required is not None:
+        portal.backchannel_logout_session_required = session_required
+    db.flush()
+    events.emit(
+        "portal.updated", portal_id=portal.id, backchannel=bool(portal.backchannel_logout_uri)
+    )
+    return portal
 
 
 def set_default_acr(db: Session, *, client_id: str, default_acr: str | None) -> Portal:
@@ -218,6 +280,7 @@ def describe(portal: Portal) -> dict[str, object]:
         "client_id": portal.client_id,
         **portal.client_metadata,
         "sector_identifier": portal.sector_identifier,
+        "backchannel_private": portal.backchannel_private,
         "created_at": portal.created_at.isoformat() if portal.created_at else None,
         "disabled": portal.disabled_at is not None,
     }

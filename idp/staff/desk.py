@@ -43,7 +43,9 @@ def _cut_off(db: Session, holder_id: str) -> Citizen | None:
     if holder is None:  # pragma: no cover - the row was just updated
         return None
     settings = runtime.settings()
-    citizens.end_all_sessions(runtime.store(), citizen_id=holder_id, ttl=settings.session_ttl)
+    citizens.end_all_sessions(
+        runtime.store(), citizen_id=holder_id, ttl=settings.session_ttl, reason="cccd_reassigned"
+    )
     # All of them, offline ones too: they carried an identity that was not the holder's.
     count = tokens.revoke_citizen_tokens(db, holder_id, "cccd_reassigned")
     events.emit("identity.holder_cut_off", citizen_id=holder_id, tokens=count)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from idp import create_app
+from idp.backchannel import start_worker
 from idp.config import Settings
 from tests.support.factories import PASSWORD, make_citizen, make_portal, profile_data
 
@@ -36,6 +37,7 @@ class LiveServer:
     app: Any
     _server: Any
     _thread: threading.Thread
+    _stop_worker: threading.Event | None = None
 
     def session(self) -> Session:
         """Return a plain session on the live server's database (commit yourself)."""
@@ -70,6 +72,8 @@ class LiveServer:
 
     def stop(self) -> None:
         """Stop serving."""
+        if self._stop_worker is not None:
+            self._stop_worker.set()
         self._server.shutdown()
         self._thread.join(timeout=10)
         self._server.server_close()
@@ -103,4 +107,6 @@ def start_live_server(backend: Any, data_dir: Path, **settings_kw: Any) -> LiveS
     dispatch.target = app
     thread = threading.Thread(target=server.serve_forever, name="live-idp", daemon=True)
     thread.start()
-    return LiveServer(url, settings, backend, app, server, thread)
+    # As in `idp serve`: the process delivers back-channel logout tokens itself.
+    stop_worker = start_worker(app, interval=0.1)
+    return LiveServer(url, settings, backend, app, server, thread, stop_worker)
