@@ -1,15 +1,22 @@
 """A demo service portal: a small Flask relying party built on Authlib's Flask client.
 
 This is what a portal developer copies: discovery, PKCE S256, state and nonce, ID token
-validated against the provider's JWKS, then userinfo. Nothing here is specific to our
-provider beyond its issuer URL and the client credentials it issued.
+validated against the provider's JWKS, userinfo, and both kinds of logout. Nothing here
+is specific to our provider beyond its issuer URL and the client credentials it issued.
 
-Three habits worth copying:
+Habits worth copying:
 
-- **Ask again on every page, do not cache personal data.** The citizen can withdraw their
-  consent at any time from the provider; withdrawal kills the portal's tokens at once.
-  So "/" calls userinfo with the stored access token on every load, and a 401
-  (``invalid_token``, RFC 6750 §3.1) means: forget the citizen and say why.
+- **Keep personal data off the browser.** The browser's cookie holds only a random
+  session id; the citizen's claims and tokens stay in a server-side session (here a dict
+  in memory; a real portal uses its database or cache).
+- **Fetch claims when they are needed.** Userinfo is called at sign-in and when the
+  citizen opens their profile, not on every page: each call is a release the citizen
+  sees in their data history. A 401 there (``invalid_token``, RFC 6750 §3.1) means the
+  citizen withdrew consent or was signed out: forget them and say why.
+- **Listen on the back channel.** The provider POSTs a logout token
+  (OpenID Connect Back-Channel Logout 1.0) when the citizen signs out anywhere or
+  withdraws their consent: verify it (signature against the JWKS, ``iss``, ``aud``,
+  ``iat``, the logout event, no ``nonce``) and drop the session it names.
 - **Ask for little, then more when needed (incremental consent).** The configured
   ``scope`` is what sign-in asks for; ``extra_scope`` lists scopes the portal is
   registered for but asks only when the citizen wants a service that needs them
@@ -26,13 +33,18 @@ import json
 import os
 import secrets
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.base_client import InvalidTokenError
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 # What the portal keeps of a token response: enough to call userinfo, nothing more.
 # (A portal that asks offline_access would also keep the refresh token, server-side.)
@@ -62,6 +74,60 @@ def show_claim(value: Any) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+class Sessions:
+    """The portal's server-side sessions: {random id: data}, thread-safe.
+
+    A session ended through the back channel leaves a marker, so that the citizen's
+    next page can say why they were signed out.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict[str, Any]] = {}
+        self._seen_jti: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def new(self, data: dict[str, Any]) -> str:
+        key = secrets.token_urlsafe(24)
+        with self._lock:
+            self._data[key] = data
+        return key
+
+    def get(self, key: str | None) -> dict[str, Any] | None:
+        with self._lock:
+            return self._data.get(key) if key else None
+
+    def drop(self, key: str | None) -> None:
+        with self._lock:
+            self._data.pop(key or "", None)
+
+    def end_where(self, *, sid: str | None, sub: str | None) -> int:
+        """End the sessions the logout token names (by ``sid``, else every one of ``sub``)."""
+        ended = 0
+        with self._lock:
+            for data in self._data.values():
+                user = data.get("user") or {}
+                if data.get("ended"):
+                    continue
+                if (sid and user.get("sid") == sid) or (not sid and user.get("sub") == sub):
+                    data.clear()
+                    data["ended"] = "provider"
+                    ended += 1
+        return ended
+
+    def first_use_of(self, jti: str, until: float) -> bool:
+        """Remember a logout token's ``jti`` until it expires; False if seen before."""
+        now = time.time()
+        with self._lock:
+            self._seen_jti = {k: v for k, v in self._seen_jti.items() if v > now}
+            if jti in self._seen_jti:
+                return False
+            self._seen_jti[jti] = until
+            return True
 
 
 def verified_claims(userinfo: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +170,22 @@ def create_portal_app(
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.add_template_filter(show_claim, "claim")
+    sessions = Sessions()
+    app.extensions["portal_sessions"] = sessions
+
+    def current() -> dict[str, Any] | None:
+        """Return this browser's server-side session, or None."""
+        return sessions.get(session.get("sid"))
+
+    def store_claims(data: dict[str, Any]) -> bool:
+        """Fetch userinfo into the session; False (session dropped) when the token is dead."""
+        userinfo = fetch_userinfo(data["token"])
+        # OIDC Core §5.3.2: userinfo must be about the same subject as the ID token.
+        if userinfo is None or userinfo.get("sub") != data["user"]["sub"]:
+            return False
+        data["claims"] = userinfo
+        return True
+
     default_scopes = scope.split()
     extra_scopes = [s for s in extra_scope.split() if s not in default_scopes]
     allowed_scopes = set(default_scopes) | set(extra_scopes)
@@ -135,7 +217,8 @@ def create_portal_app(
 
     def more_scope() -> str | None:
         """Return the scope for "share more data", or None if nothing more to ask."""
-        granted = set(session.get("token", {}).get("scope", "").split())
+        data = current() or {}
+        granted = set(data.get("token", {}).get("scope", "").split())
         if not extra_scopes or set(extra_scopes) <= granted:
             return None
         return " ".join(default_scopes + extra_scopes)
@@ -157,15 +240,76 @@ def create_portal_app(
         returned = request.args.get("state")
         expected = session.pop("logout_state", None)
         signed_out = bool(returned and expected and secrets.compare_digest(returned, expected))
-        user = session.get("user")
-        if user is None:
-            return page(error=error, signed_out=signed_out)
-        userinfo = fetch_userinfo(session["token"])
-        # OIDC Core §5.3.2: userinfo must be about the same subject as the ID token.
-        if userinfo is None or userinfo.get("sub") != user["sub"]:
-            session.clear()
+        data = current()
+        if data is not None and data.get("ended"):
+            # Ended through the back channel (signed out elsewhere, consent withdrawn):
+            # said once, then forgotten.
+            sessions.drop(session.pop("sid", None))
             return page(withdrawn=True)
-        return page(user=user, userinfo=userinfo, error=error, more_scope=more_scope())
+        if data is None:
+            return page(error=error, signed_out=signed_out)
+        return _signed_in_page(data, error)
+
+    def _signed_in_page(data: dict[str, Any], error: str | None = None) -> Any:
+        return page(
+            user=data["user"],
+            userinfo=data.get("claims", {}),
+            error=error,
+            more_scope=more_scope(),
+        )
+
+    @app.get("/profile")
+    def profile() -> Any:
+        """Fetch the citizen's claims again (a release they see in their history)."""
+        data = current()
+        if data is None or data.get("ended"):
+            return redirect(url_for("home"))
+        if not store_claims(data):
+            sessions.drop(session.pop("sid", None))
+            return page(withdrawn=True)
+        return _signed_in_page(data)
+
+    @app.post("/backchannel-logout")
+    def backchannel_logout() -> Any:
+        """OpenID Connect Back-Channel Logout 1.0 §2.5, §2.6: verify, then drop the session."""
+        token = request.form.get("logout_token", "")
+        claims = verify_logout_token(token)
+        if claims is None:
+            return jsonify(error="invalid_request"), 400
+        sessions.end_where(sid=claims.get("sid"), sub=claims.get("sub"))
+        response = app.response_class(status=200)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def verify_logout_token(token: str) -> dict[str, Any] | None:
+        if not token or len(token) > 8192:
+            return None
+        meta = oauth.idp.load_server_metadata()
+        try:
+            jwks = KeySet.import_key_set(oauth.idp.fetch_jwk_set())
+            decoded = jwt.decode(token, jwks, algorithms=["RS256", "ES256"])
+        except (JoseError, ValueError, TypeError):
+            return None
+        claims = dict(decoded.claims)
+        aud = claims.get("aud")
+        now = time.time()
+        checks = (
+            decoded.header.get("typ") in (None, "logout+jwt"),
+            claims.get("iss") == meta["issuer"],
+            client_id in (aud if isinstance(aud, list) else [aud]),
+            isinstance(claims.get("iat"), int) and claims["iat"] <= now + 60,
+            isinstance(claims.get("exp"), int) and claims["exp"] > now - 60,
+            isinstance(claims.get("events"), dict)
+            and isinstance(claims["events"].get(LOGOUT_EVENT), dict),
+            "nonce" not in claims,
+            isinstance(claims.get("sid"), str) or isinstance(claims.get("sub"), str),
+            isinstance(claims.get("jti"), str),
+        )
+        if not all(checks):
+            return None
+        if not sessions.first_use_of(claims["jti"], float(claims["exp"]) + 60):
+            return None  # a replayed token
+        return claims
 
     @app.get("/login")
     def login() -> Any:
@@ -212,14 +356,22 @@ def create_portal_app(
             token = oauth.idp.authorize_access_token()
         except OAuthError as exc:
             return redirect(url_for("home", error=exc.error))
-        session.clear()  # a new sign-in replaces whatever the session held
-        session["user"] = dict(token["userinfo"])  # the validated ID token's claims
-        session["token"] = {k: token[k] for k in TOKEN_FIELDS if k in token}
+        # A new sign-in replaces whatever the session held; the cookie holds only an id.
+        sessions.drop(session.get("sid"))
+        session.clear()
+        data = {
+            "user": dict(token["userinfo"]),  # the validated ID token's claims
+            "token": {k: token[k] for k in TOKEN_FIELDS if k in token},
+        }
+        if not store_claims(data):
+            return redirect(url_for("home", error="login_required"))
+        session["sid"] = sessions.new(data)
         return redirect(url_for("home"))
 
     @app.post("/logout")
     def logout() -> Any:
         """Sign out of this portal only (the provider's session stays)."""
+        sessions.drop(session.pop("sid", None))
         session.clear()
         return redirect(url_for("home"))
 
@@ -233,6 +385,7 @@ def create_portal_app(
         ``client_id``; the provider then asks the citizen to confirm, and sends the
         browser back to the registered ``post_logout_redirect_uri`` with ``state``.
         """
+        sessions.drop(session.pop("sid", None))
         session.clear()
         state = secrets.token_urlsafe(16)
         session["logout_state"] = state

@@ -809,7 +809,7 @@ def demo(base_port: int) -> None:
     """Register the two demo portals (idempotent) and write their settings to the data folder."""
 
     from idp.admin.service import register_portal
-    from idp.portals.service import by_client_id, rotate_secret
+    from idp.portals.service import by_client_id, rotate_secret, set_backchannel
 
     settings = _settings()
     path = settings.data_dir / "demo-portals.json"
@@ -849,12 +849,22 @@ def demo(base_port: int) -> None:
                     client_id=client_id,
                     sector_identifier=f"{key}.demo",
                     purposes=DEMO_PURPOSES[key],
+                    backchannel_logout_uri=f"{base}/backchannel-logout",
+                    backchannel_private=True,  # the demo portals listen on loopback
                 )
                 secret = reg.client_secret
-            elif existing.get(key, {}).get("client_secret"):
-                secret = existing[key]["client_secret"]
             else:
-                secret = rotate_secret(session, client_id=client_id)
+                if not known.backchannel_logout_uri:
+                    set_backchannel(
+                        session,
+                        client_id=client_id,
+                        uri=f"{base}/backchannel-logout",
+                        private=True,
+                    )
+                if existing.get(key, {}).get("client_secret"):
+                    secret = existing[key]["client_secret"]
+                else:
+                    secret = rotate_secret(session, client_id=client_id)
             out[key] = {
                 "client_id": client_id,
                 "client_secret": secret,

@@ -227,6 +227,17 @@ class Portal:
         if not values:
             return {}
         serializer = self.app.session_interface.get_signing_serializer(self.app)
+        cookie = dict(serializer.loads(values[0]))
+        server_side = self.app.extensions["portal_sessions"].get(cookie.get("sid"))
+        return {**cookie, **(server_side or {})}
+
+    def cookie_of(self, context: Any) -> dict[str, Any]:
+        """Return what the portal's browser cookie itself holds (signed, readable)."""
+        cookie_name = self.app.config["SESSION_COOKIE_NAME"]
+        values = [c["value"] for c in context.cookies(self.url) if c["name"] == cookie_name]
+        if not values:
+            return {}
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
         return dict(serializer.loads(values[0]))
 
     def stop(self) -> None:
@@ -257,6 +268,8 @@ def start_portal(
     url = f"http://127.0.0.1:{server.server_port}"
     registered = " ".join(dict.fromkeys(scope.split() + extra_scope.split()))
     kw: dict[str, Any] = {} if purposes is None else {"purposes": purposes}
+    # The portal listens for logout tokens, as the demo portals do.
+    kw |= {"backchannel_logout_uri": f"{url}/backchannel-logout", "backchannel_private": True}
     try:
         reg = live.register_portal(
             name=name,

@@ -97,3 +97,17 @@ def agree_to_all(page: Any) -> None:
     boxes = page.locator('#requested-claims input[type="checkbox"][name="claim"]:not([disabled])')
     for n in range(boxes.count()):
         boxes.nth(n).check()
+
+
+def signed_out_by_provider(page: Any, portal_url: str, within: float = 10.0) -> None:
+    """Reload the portal until it says the provider ended its session (a logout token
+    travels through the provider's queue: it arrives within moments, not at once)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        page.goto(portal_url + "/")
+        if page.locator("#portal-withdrawn").count():
+            return
+        assert time.monotonic() < deadline, "the portal never heard of the logout"
+        page.wait_for_timeout(200)

@@ -45,6 +45,7 @@ from tests.browser.helpers import (
     consent_items,
     on_provider,
     sign_in,
+    signed_out_by_provider,
     wait_for_consent,
 )
 
@@ -245,7 +246,7 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     expect(
         portal_card(page, permits).locator('li[data-claim="gender"] button.withdraw-claim')
     ).to_have_count(0)
-    page.goto(permits.url + "/")
+    page.goto(permits.url + "/profile")  # the portal fetches the citizen's claims again
     expect(page.locator("#signed-in")).to_be_visible()
     # Userinfo no longer releases it (and the ID token never carried it: OIDC Core §5.4).
     expect(page.locator('#claims tr[data-claim="gender"]')).to_have_count(0)
@@ -284,8 +285,8 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
     assert status == 401, (status, challenge)
     assert 'error="invalid_token"' in challenge, challenge
 
-    # The portal notices on its next page: says why, and forgets the citizen.
-    page.goto(permits.url + "/")
+    # The portal was told through the back channel: says why, and forgets the citizen.
+    signed_out_by_provider(page, permits.url)
     expect(page.locator("#portal-withdrawn")).to_be_visible()
     expect(page.locator("#signed-in")).to_have_count(0)
     expect(page.locator("#login")).to_be_visible()

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import agree_to_all, assert_clean, path_of, sign_in, wait_for_consent
+from tests.browser.helpers import (
+    agree_to_all,
+    assert_clean,
+    path_of,
+    sign_in,
+    signed_out_by_provider,
+    wait_for_consent,
+)
 
 
 def _signed_in_at(page, portal, citizen, *, password: bool) -> None:
@@ -38,9 +45,10 @@ def test_sign_out_everywhere_ends_single_sign_on(browsing, live, portals):
     assert page.url.startswith(land.url + "/")
     expect(page.locator("#login")).to_be_visible()
 
+    # The other portal was told through the back channel: its session is gone too.
+    signed_out_by_provider(page, business.url)
+    expect(page.locator("#signed-in")).to_have_count(0)
     # The next person opening the other portal's sign-in meets the password.
-    page.goto(business.url + "/")
-    page.click("#logout")  # that portal's own session (no back-channel logout yet)
     page.click("#login")
     expect(page.locator("#password")).to_be_visible()
     assert path_of(page.url) == "/signin"

@@ -31,6 +31,7 @@ class Receiver:
         self.received.append(
             {
                 "method": request.method,
+                "path": request.path,
                 "content_type": request.mimetype,
                 "form": request.form.to_dict(flat=False),
                 "at": time.monotonic(),
@@ -39,7 +40,8 @@ class Receiver:
         if self.hang:
             time.sleep(self.hang)
         status = self.statuses.pop(0) if self.statuses else 200
-        headers = {"Location": "http://127.0.0.1:9/elsewhere"} if 300 <= status < 400 else {}
+        elsewhere = self.url.rsplit("/", 1)[0] + "/elsewhere"
+        headers = {"Location": elsewhere} if 300 <= status < 400 else {}
         return Response("", status=status, headers=headers)(environ, start_response)
 
     def tokens(self) -> list[str]:
