@@ -111,3 +111,46 @@ def test_sign_out_everywhere_from_the_sessions_page(browsing, live):
     there.goto(live.url + "/account")
     assert path_of(there.url) == "/signin"
     assert_clean(here)
+
+
+def test_sign_out_everywhere_from_the_sessions_page_reaches_another_browser(
+    browsing, live, portals
+):
+    """Two browsers (a home computer and a café's), each signed in at a portal; from the
+    account's sessions page in one, "Sign out everywhere" ends the other's session and
+    its portal is told through the back channel."""
+    land, business = portals
+    citizen = live.make_citizen()
+    home = browsing.new_page()
+    cafe = browsing.new_page()  # a second browser context: its own cookies
+    _signed_in_at(home, land, citizen, password=True)
+    _signed_in_at(cafe, business, citizen, password=True)
+
+    home.goto(live.url + "/account")
+    sessions = home.locator("#sessions li[data-session]")
+    expect(sessions).to_have_count(2)
+    home.click("#signout-everywhere")
+    expect(home.locator("main h1")).to_be_visible()  # "you are signed out" (this one too)
+    # Both portals are told through the back channel.
+    signed_out_by_provider(home, land.url)
+
+    # The café's portal hears of it and forgets the citizen; its next sign-in needs the
+    # password again: the café browser's single sign-on session is gone.
+    signed_out_by_provider(cafe, business.url)
+    cafe.click("#login")
+    expect(cafe.locator("#password")).to_be_visible()
+    assert path_of(cafe.url) == "/signin"
+    assert_clean(cafe)
+
+
+def test_the_portal_cookie_holds_no_personal_data(browsing, live, portals):
+    land, _ = portals
+    citizen = live.make_citizen()
+    page = browsing.new_page()
+    _signed_in_at(page, land, citizen, password=True)
+    cookie = land.cookie_of(page.context)
+    assert set(cookie) <= {"sid", "logout_state"}, cookie
+    text = repr(cookie)
+    for key in ("cccd", "family_name", "given_name", "birthdate"):
+        assert citizen["profile"][key] not in text
+    assert land.session_of(page.context)["user"]["sub"]  # kept server-side

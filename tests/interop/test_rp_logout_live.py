@@ -1,18 +1,23 @@
 """RP-initiated logout over real HTTP, with Authlib's client for the portals' side:
 sign in at two portals, log out from one with ``id_token_hint``,
 ``post_logout_redirect_uri`` and ``state``; the browser comes back with the same
-``state`` and ``prompt=none`` at either portal now answers ``login_required``."""
+``state``, ``prompt=none`` at either portal now answers ``login_required``, and both
+portals' back-channel endpoints receive a logout token for that ``sid`` (verified with
+joserfc against the JWKS)."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
 
 from tests.interop.conftest import TIMEOUT, verify_id_token
+from tests.support.receiver import Receiver
 from tests.support.useragent import UserAgent
 
 pytestmark = pytest.mark.live
@@ -44,10 +49,26 @@ def _sign_in(ua: UserAgent, client: OAuth2Session, meta: dict, citizen: dict, **
     return dict(token), nonce
 
 
+def _logout_tokens(receiver: Receiver, within: float = 10.0) -> list[str]:
+    deadline = time.monotonic() + within
+    while not receiver.tokens() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return receiver.tokens()
+
+
 def test_logout_from_one_portal_ends_single_sign_on_at_both(live, meta, jwks, citizen):
     assert meta["end_session_endpoint"] == live.url + "/logout"
-    land = live.register_portal(post_logout_redirect_uris=[AFTER])
-    tax = live.register_portal()
+    land_bc, tax_bc = Receiver(), Receiver()
+    land = live.register_portal(
+        post_logout_redirect_uris=[AFTER],
+        backchannel_logout_uri=land_bc.url,
+        backchannel_private=True,
+    )
+    tax = live.register_portal(
+        backchannel_logout_uri=tax_bc.url,
+        backchannel_private=True,
+        backchannel_logout_session_required=True,
+    )
     ua = UserAgent(live.url)
     land_client, tax_client = _client(land, meta), _client(tax, meta)
     land_token, nonce = _sign_in(ua, land_client, meta, citizen)
@@ -87,3 +108,21 @@ def test_logout_from_one_portal_ends_single_sign_on_at_both(live, meta, jwks, ci
     for client in (land_client, tax_client):
         out = _sign_in(ua, client, meta, citizen, prompt="none")
         assert out.params.get("error") == "login_required", out.location
+
+    keyset = jwks
+    try:
+        for receiver, portal in ((land_bc, land), (tax_bc, tax)):
+            (token,) = _logout_tokens(receiver)
+            decoded = jwt.decode(token, keyset, algorithms=["RS256", "ES256"])
+            claims = decoded.claims
+            assert decoded.header["typ"] == "logout+jwt"
+            assert claims["iss"] == meta["issuer"]
+            assert claims["aud"] == portal["client_id"]
+            assert claims["sid"] == land_claims["sid"]
+            assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
+            assert "nonce" not in claims
+            assert claims["iat"] <= time.time() + 5 < claims["exp"] + 5
+        assert _logout_tokens(land_bc)[0] != _logout_tokens(tax_bc)[0]
+    finally:
+        land_bc.stop()
+        tax_bc.stop()
