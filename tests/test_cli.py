@@ -363,3 +363,81 @@ def test_citizens_verify_refuses_a_file_that_is_not_utf8(migrated, tmp_path):
     result = run(migrated, "citizens", "verify", "--from", str(path))
     assert result.exit_code == 2
     assert "UTF-8" in result.output
+
+
+def test_clients_backchannel_options(migrated):
+    result = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "Cổng Thuế",
+        "--redirect-uri",
+        "https://thue.example.vn/cb",
+        "--backchannel-logout-uri",
+        "https://thue.example.vn/backchannel-logout",
+        "--backchannel-logout-session-required",
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["backchannel_logout_uri"] == "https://thue.example.vn/backchannel-logout"
+    assert out["backchannel_logout_session_required"] is True
+    client_id = out["client_id"]
+    loopback = "http://127.0.0.1:5009/backchannel-logout"
+    refused = run(migrated, "clients", "update", client_id, "--backchannel-logout-uri", loopback)
+    assert refused.exit_code == 2
+    assert "--backchannel-private" in refused.output
+    allowed = run(
+        migrated,
+        "clients",
+        "update",
+        client_id,
+        "--backchannel-logout-uri",
+        loopback,
+        "--backchannel-private",
+        "yes",
+        "--backchannel-logout-session-required",
+        "no",
+    )
+    assert allowed.exit_code == 0, allowed.output
+    updated = json.loads(allowed.stdout)
+    assert updated["backchannel_logout_uri"] == loopback
+    assert updated["backchannel_private"] is True
+    assert updated["backchannel_logout_session_required"] is False
+    cleared = run(migrated, "clients", "update", client_id, "--backchannel-logout-uri", "none")
+    assert json.loads(cleared.stdout)["backchannel_logout_uri"] is None
+    deliveries = run(migrated, "clients", "deliveries", client_id)
+    assert deliveries.exit_code == 0
+    assert json.loads(deliveries.stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["clients", "update", "no-such-client", "--backchannel-logout-uri", "https://a.vn/b"],
+        ["clients", "deliveries", "no-such-client"],
+        ["clients", "deliveries", "x", "--limit", "0"],
+        [
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://x.vn/cb",
+            "--backchannel-logout-uri",
+            "https://x.vn/b#frag",
+        ],
+    ],
+)
+def test_clients_backchannel_bad_input_exits_2(migrated, args):
+    result = run(migrated, *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+def test_worker_needs_redis(cli_env, backend):
+    if backend.name == "server":
+        pytest.skip("the refusal is about the embedded store")
+    result = run(cli_env, "worker")
+    assert result.exit_code == 2
+    assert "IDP_REDIS_URL" in result.output
