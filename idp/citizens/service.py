@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -514,21 +514,25 @@ def note_portal(store: Store, sid: str, portal_name: str, portal_id: str | None 
         store.put(_session_key(sid), data, left)
 
 
-def sessions_with_portal(store: Store, citizen_id: str, portal_id: str) -> list[str]:
-    """Return the ``sid`` the portal knows for each live session of the citizen that
-    used it."""
+def _live_sessions(store: Store, citizen_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (reference, stored data) of each of the citizen's sessions still live."""
     cut = store.get(_cutoff_key(citizen_id))
-    refs = []
     for ref in store.get(_index_key(citizen_id)) or {}:
         data = store.get(f"sso:{ref}")
         if not data or data.get("citizen_id") != citizen_id:
             continue
         if cut and float(data.get("started", 0)) <= float(cut["t"]):
             continue
-        known = (data.get("portal_sids") or {}).get(portal_id)
-        if known:
-            refs.append(known)
-    return refs
+        yield ref, data
+
+
+def sessions_with_portal(store: Store, citizen_id: str, portal_id: str) -> list[str]:
+    """Return the ``sid`` the portal knows for each live session of the citizen that
+    used it."""
+    found = (
+        (d.get("portal_sids") or {}).get(portal_id) for _, d in _live_sessions(store, citizen_id)
+    )
+    return [sid for sid in found if sid]
 
 
 @dataclass(frozen=True)
@@ -552,14 +556,8 @@ class SessionInfo:
 
 def list_sessions(store: Store, citizen_id: str) -> list[SessionInfo]:
     """Return the citizen's live sessions, newest first."""
-    cut = store.get(_cutoff_key(citizen_id))
     out = []
-    for ref in store.get(_index_key(citizen_id)) or {}:
-        data = store.get(f"sso:{ref}")
-        if not data or data.get("citizen_id") != citizen_id:
-            continue
-        if cut and float(data.get("started", 0)) <= float(cut["t"]):
-            continue
+    for ref, data in _live_sessions(store, citizen_id):
         out.append(
             SessionInfo(
                 ref,
@@ -617,11 +615,7 @@ def end_all_sessions(
     afterwards (the one the caller starts next) is live. Workers' clocks must agree
     within the time between two such actions (NTP).
     """
-    ended = []
-    for ref in store.get(_index_key(citizen_id)) or {}:
-        data = store.get(f"sso:{ref}")
-        if data and data.get("citizen_id") == citizen_id:
-            ended.append((ref, data))
+    ended = list(_live_sessions(store, citizen_id))
     store.put(_cutoff_key(citizen_id), {"t": time.time()}, ttl)
     events.emit("session.ended_all", citizen_id=citizen_id)
     for ref, data in ended:

@@ -222,12 +222,7 @@ class Portal:
 
     def session_of(self, context: Any) -> dict[str, Any]:
         """Return the portal's session as the browser context holds it (signed cookie)."""
-        cookie_name = self.app.config["SESSION_COOKIE_NAME"]
-        values = [c["value"] for c in context.cookies(self.url) if c["name"] == cookie_name]
-        if not values:
-            return {}
-        serializer = self.app.session_interface.get_signing_serializer(self.app)
-        cookie = dict(serializer.loads(values[0]))
+        cookie = self.cookie_of(context)
         server_side = self.app.extensions["portal_sessions"].get(cookie.get("sid"))
         return {**cookie, **(server_side or {})}
 
