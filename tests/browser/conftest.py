@@ -221,7 +221,7 @@ class Portal:
     _thread: threading.Thread
 
     def session_of(self, context: Any) -> dict[str, Any]:
-        """Return the portal's session as the browser context holds it (signed cookie)."""
+        """Return the portal's session: its cookie and the server-side data it points to."""
         cookie = self.cookie_of(context)
         server_side = self.app.extensions["portal_sessions"].get(cookie.get("sid"))
         return {**cookie, **(server_side or {})}
