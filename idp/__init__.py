@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from flask_wtf.csrf import CSRFProtect
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from idp import db, errors, keys, web
+    from idp import audit, db, errors, keys, web
     from idp.citizens.browsers import bp as browsers_bp
     from idp.citizens.contacts import bp as contacts_bp
     from idp.citizens.recovery import bp as recovery_bp
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.extensions["idp.outbox"] = overrides.get("outbox") or make_outbox(settings)
     engine = overrides.get("engine") or db.make_engine(settings.database_url)
     db.init_app(app, engine, overrides.get("session_factory"))
+    audit.init_app(app)
     Babel(app, locale_selector=web.get_locale)
     csrf = CSRFProtect(app)
     web.init_app(app)

@@ -48,7 +48,9 @@ def _session(settings: Settings) -> Iterator[Any]:
             _fail(f"cannot reach the database: {exc.__class__.__name__}")
         if not migrated:
             _fail("the database has no schema yet: run `idp db upgrade` first")
-        with Session(engine, expire_on_commit=False) as session:
+        from idp import audit
+
+        with Session(engine, expire_on_commit=False) as session, audit.collecting(session):
             yield session
     finally:
         engine.dispose()
@@ -134,6 +136,50 @@ def worker(interval: float) -> None:
         work(app, stop, interval)
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail: check its hash chain, export it."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 and name the first broken row if there is one."""
+    from idp import audit as trail
+
+    with _session(_settings()) as session:
+        verdict = trail.verify(session)
+    if verdict.ok:
+        click.echo(f"ok: {verdict.rows} rows, the chain is unbroken")
+        return
+    click.echo(f"broken at row {verdict.broken_at}: {verdict.reason}", err=True)
+    sys.exit(1)
+
+
+def _when(value: str | None, option: str) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{option} must be a date or time (YYYY-MM-DD or ISO 8601), got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@audit.command("export")
+@click.option("--from", "start", default=None, help="From this date/time (UTC), inclusive.")
+@click.option("--to", "end", default=None, help="Until this date/time (UTC), exclusive.")
+def audit_export(start: str | None, end: str | None) -> None:
+    """Print the audit rows as JSON lines, oldest first."""
+    from idp import audit as trail
+
+    since, until = _when(start, "--from"), _when(end, "--to")
+    with _session(_settings()) as session:
+        for row in trail.export(session, start=since, end=until):
+            click.echo(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
 
 
 @main.group()
