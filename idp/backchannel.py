@@ -182,7 +182,8 @@ def deliver(job: dict[str, Any], *, session: requests.Session | None = None) -> 
     """
     db = get_db()
     portal = get_portal(db, job["portal_id"]) if job.get("portal_id") else None
-    if portal is None or not portal.is_active or not portal.backchannel_logout_uri:
+    # A suspended portal is still told: it must drop the sessions it holds.
+    if portal is None or not portal.backchannel_logout_uri:
         return "dropped"
     if portal.backchannel_logout_session_required and not job.get("sid"):
         return "dropped"  # the portal only acts on a session id, and there is none

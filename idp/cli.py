@@ -406,6 +406,81 @@ def clients_update(
         click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
 
 
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option(
+    "--grace",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 30 * 24 * 3600),
+    help="Seconds during which the previous secret still works.",
+)
+def clients_rotate_secret(client_id: str, grace: int) -> None:
+    """Give a confidential portal a new secret (printed once)."""
+    from idp.portals.service import RegistrationError, rotate_secret
+
+    with _session(_settings()) as session:
+        try:
+            secret = rotate_secret(session, client_id=client_id, grace=grace)
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(
+            json.dumps(
+                {"client_id": client_id, "client_secret": secret, "previous_works_for": grace},
+                indent=2,
+            )
+        )
+
+
+@clients.command("show")
+@click.argument("client_id")
+def clients_show(client_id: str) -> None:
+    """Print one portal's registration and purposes as JSON (never secrets)."""
+    from idp.admin.service import describe_portal
+    from idp.portals.service import by_client_id
+
+    with _session(_settings()) as session:
+        portal = by_client_id(session, client_id)
+        if portal is None:
+            _fail("no portal with this client_id")
+        click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
+
+
+@clients.command("suspend")
+@click.argument("client_id")
+def clients_suspend(client_id: str) -> None:
+    """Cut a portal off at once: its tokens die, sign-ins stop, its sessions are told."""
+    from idp import runtime
+    from idp.admin.service import suspend_portal
+    from idp.portals.service import RegistrationError
+
+    with _app(_settings()) as (_, session):
+        try:
+            done = suspend_portal(session, runtime.store(), client_id=client_id)
+        except RegistrationError as exc:
+            session.rollback()
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps(done, indent=2))
+
+
+@clients.command("resume")
+@click.argument("client_id")
+def clients_resume(client_id: str) -> None:
+    """Let a suspended portal sign citizens in again (its old tokens stay dead)."""
+    from idp.admin.service import describe_portal, resume_portal
+    from idp.portals.service import RegistrationError
+
+    with _session(_settings()) as session:
+        try:
+            portal = resume_portal(session, client_id=client_id)
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
+
+
 @clients.command("deliveries")
 @click.argument("client_id")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))

@@ -441,3 +441,47 @@ def test_worker_needs_redis(cli_env, backend):
     result = run(cli_env, "worker")
     assert result.exit_code == 2
     assert "IDP_REDIS_URL" in result.output
+
+
+def test_clients_show_suspend_resume(migrated):
+    added = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "Cổng BHXH",
+        "--redirect-uri",
+        "https://bhxh.example.vn/cb",
+    )
+    client_id = json.loads(added.stdout)["client_id"]
+    shown = json.loads(run(migrated, "clients", "show", client_id).stdout)
+    assert shown["client_id"] == client_id
+    assert "client_secret" not in shown
+    assert shown["disabled"] is False
+    suspended = run(migrated, "clients", "suspend", client_id)
+    assert suspended.exit_code == 0, suspended.output
+    assert json.loads(suspended.stdout)["client_id"] == client_id
+    assert json.loads(run(migrated, "clients", "show", client_id).stdout)["disabled"] is True
+    resumed = json.loads(run(migrated, "clients", "resume", client_id).stdout)
+    assert resumed["disabled"] is False
+    for command in ("show", "suspend", "resume"):
+        bad = run(migrated, "clients", command, "no-such-client")
+        assert bad.exit_code == 2, (command, bad.output)
+        assert "Traceback" not in bad.output
+
+
+def test_clients_rotate_secret(migrated):
+    added = json.loads(
+        run(
+            migrated, "clients", "add", "--name", "Cổng X", "--redirect-uri", "https://x.vn/cb"
+        ).stdout
+    )
+    rotated = run(migrated, "clients", "rotate-secret", added["client_id"], "--grace", "600")
+    assert rotated.exit_code == 0, rotated.output
+    out = json.loads(rotated.stdout)
+    assert out["client_secret"] != added["client_secret"]
+    assert out["previous_works_for"] == 600
+    for args in (["no-such"], [added["client_id"], "--grace", "-1"]):
+        bad = run(migrated, "clients", "rotate-secret", *args)
+        assert bad.exit_code == 2
+    assert added["client_secret"] not in run(migrated, "clients", "list").stdout

@@ -12,10 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from idp import backchannel, events
+from idp.citizens import service as citizen_sessions
 from idp.claims import items_of_scopes, scope_of_item
 from idp.consent import notices
 from idp.portals import service as portals
+from idp.portals.models import Portal
 from idp.portals.service import Registered, RegistrationError
+from idp.store import Store
+from idp.tokens import service as tokens
 
 
 def _check_within_scopes(purposes: dict[str, Any], scope: str) -> None:
@@ -88,3 +93,27 @@ def describe_portal(db: Session, portal: Any) -> dict[str, object]:
 def list_portals(db: Session) -> list[dict[str, object]]:
     """Describe every registered portal, oldest first."""
     return [describe_portal(db, p) for p in portals.list_portals(db)]
+
+
+def suspend_portal(db: Session, store: Store, *, client_id: str) -> dict[str, object]:
+    """Cut a portal off in one action; return what was done.
+
+    From this instant every token check refuses its tokens (``disabled_at``, read at
+    each request by every worker); the tokens are also revoked, so that resuming the
+    portal never brings them back; its sign-in requests meet a "suspended" page; and a
+    back-channel logout is queued for every live session that used it.
+    """
+    portal = portals.disable_portal(db, client_id=client_id)
+    revoked = tokens.revoke_portal_tokens(db, portal.id, "portal_suspended")
+    told = 0
+    for citizen_id, sid in citizen_sessions.portal_sessions(store, portal.id):
+        told += backchannel.announce(
+            store, citizen_id=citizen_id, portal_ids=[portal.id], sid=sid, reason="portal_suspended"
+        )
+    events.emit("portal.suspended", portal_id=portal.id, tokens=revoked, sessions=told)
+    return {"client_id": portal.client_id, "tokens_revoked": revoked, "sessions_told": told}
+
+
+def resume_portal(db: Session, *, client_id: str) -> Portal:
+    """Let a suspended portal sign citizens in again; tokens from before stay dead."""
+    return portals.resume_portal(db, client_id=client_id)

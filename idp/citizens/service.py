@@ -512,6 +512,36 @@ def note_portal(store: Store, sid: str, portal_name: str, portal_id: str | None 
             sids[portal_id] = ref  # the sid this portal's ID tokens carry
             data["portal_sids"] = sids
         store.put(_session_key(sid), data, left)
+        if portal_id is not None:
+            _index_portal_session(store, portal_id, ref, data["citizen_id"], left)
+
+
+def _portal_index_key(portal_id: str) -> str:
+    return f"sso-portal:{portal_id}"
+
+
+def _index_portal_session(
+    store: Store, portal_id: str, ref: str, citizen_id: str, left: int
+) -> None:
+    """Remember, per portal, the sessions that used it (to tell it when it is cut off)."""
+    now = time.time()
+    index = store.get(_portal_index_key(portal_id)) or {}
+    index = {r: v for r, v in index.items() if float(v["u"]) > now}
+    index[ref] = {"c": citizen_id, "u": now + left}
+    store.put(_portal_index_key(portal_id), index, left)
+
+
+def portal_sessions(store: Store, portal_id: str) -> list[tuple[str, str]]:
+    """Return (citizen id, the sid the portal knows) of each live session that used it."""
+    citizens_seen = dict.fromkeys(
+        entry.get("c", "") for entry in (store.get(_portal_index_key(portal_id)) or {}).values()
+    )
+    return [
+        (citizen_id, sid)
+        for citizen_id in citizens_seen
+        if citizen_id
+        for sid in sessions_with_portal(store, citizen_id, portal_id)
+    ]
 
 
 def _live_sessions(store: Store, citizen_id: str) -> Iterator[tuple[str, dict[str, Any]]]:

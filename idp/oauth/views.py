@@ -45,6 +45,7 @@ from idp.errors import InteractionExpired, error_page
 from idp.oauth import policy
 from idp.oauth.discovery import metadata
 from idp.oauth.grants import Principal
+from idp.portals import service as clients
 from idp.portals.models import Portal
 from idp.subjects import subject_for
 from idp.web import browser_binding, get_locale
@@ -180,9 +181,32 @@ def _params() -> dict[str, str]:
     return {k: v for k, v in request.values.items() if isinstance(v, str)}
 
 
+def _suspended_page(params: dict[str, str]) -> Any:
+    """A clear page (no redirect) when the request names a suspended portal, else None."""
+    client_id = params.get("client_id")
+    portal = clients.by_client_id(get_db(), client_id) if _plausible(client_id) else None
+    if portal is None or portal.is_active:
+        return None
+    g.ui_locales = params.get("ui_locales")
+    events.emit("authorization.portal_suspended", portal_id=portal.id)
+    message = _l(
+        "%(portal)s is suspended: it cannot use your citizen identity for now. Nothing "
+        "was shared. Please contact the portal, or use its other ways of access.",
+        portal=portal.name,
+    )
+    return error_page(message, 403, detail="portal suspended")
+
+
+def _plausible(client_id: object) -> bool:
+    return isinstance(client_id, str) and 0 < len(client_id) <= 64 and "\x00" not in client_id
+
+
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     params = _params()
+    suspended = _suspended_page(params)
+    if suspended is not None:
+        return suspended
     sso = current_sso()
     citizen = citizens.get_citizen(get_db(), sso.citizen_id) if sso else None
     try:

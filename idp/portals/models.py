@@ -27,6 +27,9 @@ class Portal(Base, ClientMixin):
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # After a rotation with a grace period, the previous secret works until then.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     name: Mapped[str] = mapped_column(String(200))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -91,7 +94,15 @@ class Portal(Base, ClientMixin):
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.client_secret_hash or not isinstance(client_secret, str):
             return False
-        return hmac.compare_digest(self.client_secret_hash, digest(client_secret))
+        given = digest(client_secret)
+        current = hmac.compare_digest(self.client_secret_hash, given)
+        previous = bool(
+            self.previous_secret_hash
+            and self.previous_secret_expires_at is not None
+            and self.previous_secret_expires_at > utcnow()
+            and hmac.compare_digest(self.previous_secret_hash, given)
+        )
+        return current or previous
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         return method == self.token_endpoint_auth_method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import secrets
 from dataclasses import dataclass
@@ -216,15 +217,31 @@ def set_default_acr(db: Session, *, client_id: str, default_acr: str | None) -> 
     return portal
 
 
-def rotate_secret(db: Session, *, client_id: str) -> str:
-    """Give a confidential portal a new secret; return it (shown once)."""
+#: The longest grace period during which a rotated-out secret still works (seconds).
+MAX_SECRET_GRACE = 30 * 24 * 3600
+
+
+def rotate_secret(db: Session, *, client_id: str, grace: int = 0) -> str:
+    """Give a confidential portal a new secret; return it (shown once).
+
+    With ``grace`` (seconds) the previous secret keeps working that long, so that the
+    portal's servers can be switched over without an outage; with 0 it dies at once.
+    """
     portal = by_client_id(db, client_id)
     if portal is None or portal.token_endpoint_auth_method == "none":
         raise RegistrationError("client_id", "no confidential portal with this client_id")
+    if not isinstance(grace, int) or not 0 <= grace <= MAX_SECRET_GRACE:
+        raise RegistrationError("grace", f"must be 0 to {MAX_SECRET_GRACE} seconds")
     secret = secrets.token_urlsafe(32)
+    if grace:
+        portal.previous_secret_hash = portal.client_secret_hash
+        portal.previous_secret_expires_at = utcnow() + dt.timedelta(seconds=grace)
+    else:
+        portal.previous_secret_hash = None
+        portal.previous_secret_expires_at = None
     portal.client_secret_hash = digest(secret)
     db.flush()
-    events.emit("portal.secret_rotated", portal_id=portal.id)
+    events.emit("portal.secret_rotated", portal_id=portal.id, grace=grace)
     return secret
 
 
@@ -241,6 +258,18 @@ def disable_portal(db: Session, *, client_id: str) -> Portal:
         portal.disabled_at = utcnow()
         db.flush()
         events.emit("portal.disabled", portal_id=portal.id)
+    return portal
+
+
+def resume_portal(db: Session, *, client_id: str) -> Portal:
+    """Let a suspended portal sign citizens in again (its old tokens stay dead)."""
+    portal = by_client_id(db, client_id) if isinstance(client_id, str) else None
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    if portal.disabled_at is not None:
+        portal.disabled_at = None
+        db.flush()
+        events.emit("portal.resumed", portal_id=portal.id)
     return portal
 
 

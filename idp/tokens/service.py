@@ -166,3 +166,10 @@ def revoke_citizen_tokens(db: Session, citizen_id: str, reason: str) -> int:
     count = _revoke(db, Token.citizen_id == citizen_id, reason)
     events.emit("token.citizen_tokens_revoked", citizen_id=citizen_id, reason=reason, count=count)
     return count
+
+
+def revoke_portal_tokens(db: Session, portal_id: str, reason: str) -> int:
+    """Revoke every token issued to a portal (it was cut off: they never come back)."""
+    count = _revoke(db, Token.portal_id == portal_id, reason)
+    events.emit("token.portal_tokens_revoked", portal_id=portal_id, reason=reason, count=count)
+    return count
