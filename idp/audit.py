@@ -163,7 +163,16 @@ def init_app(app: Flask) -> None:
         pending = g.pop("idp_audit", None)
         if not pending:
             return
-        db = get_db()
+        if "idp_db" in g:
+            db = get_db()  # the request's session (idp.db closes it)
+        else:
+            # A session of its own (after commit it holds no connection).
+            db = app.extensions["idp.db"]()
+            if db.in_transaction():
+                # The work here ran on a session somebody else manages (a test driving
+                # services directly): never roll back or commit their work.
+                log.debug("audit: %d event(s) not written: the session is not ours", len(pending))
+                return
         try:
             append(db, pending)
         except SQLAlchemyError:
