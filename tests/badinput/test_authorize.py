@@ -210,7 +210,7 @@ def test_missing_client_and_redirect(client, portal):
     )
 
 
-def test_disabled_portal_is_unknown(client, db, portal):
+def test_a_suspended_portal_gets_a_clear_page_and_no_redirect(client, db, portal):
     from sqlalchemy import update
 
     from idp.db import utcnow
@@ -218,7 +218,10 @@ def test_disabled_portal_is_unknown(client, db, portal):
 
     db.execute(update(Portal).where(Portal.id == portal.id).values(disabled_at=utcnow()))
     db.commit()
-    check_error_page(client.get("/authorize", query_string=auth_params(portal)), 400)
+    page = check_error_page(
+        client.get("/authorize", query_string=auth_params(portal, ui_locales="en")), 403
+    )
+    assert "suspended" in page
 
 
 @pytest.mark.parametrize(
