@@ -240,7 +240,7 @@ def clients() -> None:
     "--auth-method",
     default="client_secret_basic",
     show_default=True,
-    type=click.Choice(["client_secret_basic", "client_secret_post", "none"]),
+    type=click.Choice(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]),
 )
 @click.option(
     "--id-token-alg", default="RS256", show_default=True, type=click.Choice(["RS256", "ES256"])
@@ -261,6 +261,16 @@ def clients() -> None:
     default=None,
     type=click.File("r", encoding="utf-8"),
     help="JSON file: per claim, the purpose (vi, en) and whether it is required.",
+)
+@click.option(
+    "--jwks",
+    "jwks_file",
+    default=None,
+    type=click.File("r", encoding="utf-8"),
+    help="private_key_jwt: a JSON file with the portal's public keys (a JWKS).",
+)
+@click.option(
+    "--jwks-uri", default=None, help="private_key_jwt: where the portal publishes its JWKS."
 )
 @click.option(
     "--backchannel-logout-uri",
@@ -288,6 +298,8 @@ def clients_add(
     client_id: str | None,
     default_acr: str | None,
     purposes_file: Any,
+    jwks_file: Any,
+    jwks_uri: str | None,
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: bool,
     backchannel_private: bool,
@@ -298,6 +310,7 @@ def clients_add(
 
     settings = _settings()
     purposes = _read_json(purposes_file) if purposes_file else None
+    jwks = _read_json(jwks_file) if jwks_file else None
     if purposes_file and not isinstance(purposes, dict):
         _fail("purposes must be a JSON object keyed by claim")
     with _session(settings) as session:
@@ -317,6 +330,8 @@ def clients_add(
                 backchannel_logout_uri=backchannel_logout_uri,
                 backchannel_logout_session_required=backchannel_logout_session_required,
                 backchannel_private=backchannel_private,
+                jwks=jwks,
+                jwks_uri=jwks_uri,
             )
         except RegistrationError as exc:
             _fail(str(exc))

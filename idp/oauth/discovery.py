@@ -7,7 +7,7 @@ from typing import Any
 from idp.assurance import ACR_VALUES_SUPPORTED
 from idp.claims import SUPPORTED_SCOPES, supported_claims
 from idp.oauth import ida
-from idp.portals.service import AUTH_METHODS, ID_TOKEN_ALGS
+from idp.portals.service import AUTH_METHODS, CLIENT_ASSERTION_ALGS, ID_TOKEN_ALGS
 
 
 def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
@@ -30,6 +30,9 @@ def metadata(issuer: str, languages: tuple[str, ...]) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "introspection_endpoint_auth_methods_supported": [m for m in AUTH_METHODS if m != "none"],
+        "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
         "claims_parameter_supported": True,

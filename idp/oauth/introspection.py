@@ -20,7 +20,7 @@ from idp.tokens.models import Token
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     """Answer for tokens issued to the authenticated (confidential) portal only."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def check_params(self, request: Any, client: Any) -> None:
         try:

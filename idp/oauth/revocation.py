@@ -16,7 +16,7 @@ from idp.tokens.models import Token
 class RevocationEndpoint(_RevocationEndpoint):
     """Revoke an access or refresh token of the authenticated portal."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
     def check_params(self, request: Any, client: Any) -> None:
         try:

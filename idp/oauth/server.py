@@ -14,6 +14,7 @@ from flask import Flask, g
 
 from idp import runtime
 from idp.db import get_db
+from idp.oauth.client_auth import PrivateKeyJWT
 from idp.oauth.grants import (
     AuthorizationCodeGrant,
     OpenIDCode,
@@ -137,6 +138,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     )
     server.register_grant(RefreshTokenGrant)
     server.register_client_auth_method("client_secret_basic", _client_secret_basic)
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_extension(Issuer())
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)

@@ -44,6 +44,9 @@ class Portal(Base, ClientMixin):
     # OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed, whether the
     # portal needs ``sid`` in them, and whether the operator allowed a loopback or
     # private-network address there (refused otherwise: no requests into our network).
+    # private_key_jwt: the portal's public keys, or where it publishes them.
+    jwks: Mapped[dict | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(2000))
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
     backchannel_logout_session_required: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
@@ -69,6 +72,8 @@ class Portal(Base, ClientMixin):
             "grant_types": list(self.grant_types),
             # OIDC Registration §2: ``default_acr_values``.
             "default_acr_values": [self.default_acr] if self.default_acr else [],
+            "jwks_uri": self.jwks_uri,
+            "jwks": self.jwks,
             "backchannel_logout_uri": self.backchannel_logout_uri,
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
             "response_types": ["code"],

@@ -18,7 +18,9 @@ from idp.db import utcnow
 from idp.hashing import digest
 from idp.portals.models import Portal
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+#: Signature algorithms a private_key_jwt client assertion may use.
+CLIENT_ASSERTION_ALGS = ("RS256", "ES256")
 ID_TOKEN_ALGS = ("RS256", "ES256")
 
 
@@ -76,6 +78,8 @@ def register_portal(
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
     backchannel_private: bool = False,
+    jwks: object = None,
+    jwks_uri: str | None = None,
 ) -> Registered:
     """Register a portal; return it with its one-time secret. Raises RegistrationError.
 
@@ -116,7 +120,8 @@ def register_portal(
         raise RegistrationError("client_id", "must be 1 to 64 characters")
     default_acr = _check_acr(default_acr)
     backchannel_logout_uri = check_backchannel_uri(backchannel_logout_uri, backchannel_private)
-    secret = None if auth_method == "none" else secrets.token_urlsafe(32)
+    jwks, jwks_uri = _check_client_keys(auth_method, jwks, jwks_uri)
+    secret = None if auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
     portal = Portal(
         client_id=client_id or _new_client_id(),
         client_secret_hash=digest(secret) if secret else None,
@@ -133,6 +138,8 @@ def register_portal(
         backchannel_logout_uri=backchannel_logout_uri,
         backchannel_logout_session_required=bool(backchannel_logout_session_required),
         backchannel_private=bool(backchannel_private),
+        jwks=jwks,
+        jwks_uri=jwks_uri,
     )
     if db.scalar(select(Portal.id).where(Portal.client_id == portal.client_id)):
         raise RegistrationError("client_id", "is already registered")
@@ -150,6 +157,42 @@ def _check_acr(value: str | None) -> str | None:
             "default_acr", f"must be one of {', '.join(ACR_VALUES_SUPPORTED)} (or 'none')"
         )
     return value
+
+
+def _check_client_keys(
+    auth_method: str, jwks: object, jwks_uri: str | None
+) -> tuple[dict | None, str | None]:
+    """Validate a private_key_jwt portal's keys: exactly one of ``jwks`` (public RSA or
+    EC keys only) or an https ``jwks_uri``; other methods take neither."""
+    if auth_method != "private_key_jwt":
+        if jwks is not None or jwks_uri:
+            raise RegistrationError("jwks", "only a private_key_jwt portal registers keys")
+        return None, None
+    if (jwks is None) == (not jwks_uri):
+        raise RegistrationError("jwks", "private_key_jwt needs exactly one of jwks or jwks_uri")
+    if jwks_uri:
+        parts = urlsplit(jwks_uri)
+        if parts.scheme != "https" or not parts.hostname or parts.fragment or len(jwks_uri) > 2000:
+            raise RegistrationError("jwks_uri", "must be an https URL without a fragment")
+        return None, jwks_uri
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise RegistrationError("jwks", 'must be a JSON Web Key Set: {"keys": [...]}')
+    if len(jwks["keys"]) > 10:
+        raise RegistrationError("jwks", "at most 10 keys")
+    clean = []
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or key.get("kty") not in ("RSA", "EC"):
+            raise RegistrationError("jwks", "only RSA and EC public keys are accepted")
+        if any(private in key for private in ("d", "p", "q", "dp", "dq", "qi", "k")):
+            raise RegistrationError("jwks", "a private key was given: register public keys only")
+        try:
+            from joserfc.jwk import KeySet
+
+            KeySet.import_key_set({"keys": [key]})
+        except Exception:  # noqa: BLE001 - joserfc raises several kinds for bad keys
+            raise RegistrationError("jwks", "a key cannot be read") from None
+        clean.append(key)
+    return {"keys": clean}, None
 
 
 def is_private_host(host: str | None) -> bool:
@@ -228,8 +271,8 @@ def rotate_secret(db: Session, *, client_id: str, grace: int = 0) -> str:
     portal's servers can be switched over without an outage; with 0 it dies at once.
     """
     portal = by_client_id(db, client_id)
-    if portal is None or portal.token_endpoint_auth_method == "none":
-        raise RegistrationError("client_id", "no confidential portal with this client_id")
+    if portal is None or portal.token_endpoint_auth_method in ("none", "private_key_jwt"):
+        raise RegistrationError("client_id", "no portal with a client secret has this client_id")
     if not isinstance(grace, int) or not 0 <= grace <= MAX_SECRET_GRACE:
         raise RegistrationError("grace", f"must be 0 to {MAX_SECRET_GRACE} seconds")
     secret = secrets.token_urlsafe(32)
