@@ -139,6 +139,46 @@ def worker(interval: float) -> None:
 
 
 @main.group()
+def keys() -> None:
+    """Signing keys: list them, rotate them."""
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Print every signing key's state as JSON (never a private part)."""
+    from idp import keys as signing
+
+    with _session(_settings()) as session:
+        click.echo(json.dumps(signing.describe(session), indent=2))
+
+
+@keys.command("rotate")
+@click.option(
+    "--alg", type=click.Choice(["RS256", "ES256", "all"]), default="all", show_default=True
+)
+@click.option(
+    "--overlap",
+    default=None,
+    type=click.IntRange(0, 7 * 24 * 3600),
+    help="Seconds the next key is published before it signs (default: IDP_KEY_OVERLAP).",
+)
+def keys_rotate(alg: str, overlap: int | None) -> None:
+    """Publish the next key now; it signs after the overlap; the old one retires once
+    every token it signed has expired."""
+    from idp import keys as signing
+
+    settings = _settings()
+    wait = settings.key_overlap if overlap is None else overlap
+    with _session(settings) as session:
+        for one in signing.SUPPORTED_ALGS if alg == "all" else (alg,):
+            signing.rotate(
+                session, alg=one, overlap=wait, token_lifetime=settings.id_token_ttl + 60
+            )
+        session.commit()
+        click.echo(json.dumps(signing.describe(session), indent=2))
+
+
+@main.group()
 def audit() -> None:
     """The audit trail: check its hash chain, export it."""
 
@@ -560,7 +600,8 @@ def receipts() -> None:
     "--jwks",
     "jwks_source",
     default=None,
-    help="JWKS file or URL (default: the keys this provider publishes).",
+    help="JWKS file or URL (default: every key this provider has signed with, "
+    "retired ones included).",
 )
 def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
     """Check a consent receipt's signature and print what it proves."""

@@ -88,6 +88,9 @@ class Settings:
     #: portal needs verified (``[{"name": {"vi", "en"}, "address", "hours"}]``); default:
     #: the list shipped with the service.
     desks_file: Path | None = None
+    #: IDP_KEY_OVERLAP — after ``idp keys rotate``, seconds the next signing key is
+    #: published in the JWKS before it signs (portals refresh their cached JWKS).
+    key_overlap: int = 3600
     #: IDP_TRUST_PROXY — number of proxies whose X-Forwarded-* headers are trusted.
     trust_proxy: int = 0
     #: IDP_OUTBOX_DIR — file outbox for email and SMS that no server takes (default: the
@@ -170,6 +173,7 @@ class Settings:
             ("IDP_RESET_TTL", "reset_ttl"),
             ("IDP_STAFF_SESSION_TTL", "staff_session_ttl"),
             ("IDP_STAFF_IDLE_TTL", "staff_idle_ttl"),
+            ("IDP_KEY_OVERLAP", "key_overlap"),
             ("IDP_TRUST_PROXY", "trust_proxy"),
             ("IDP_SMTP_PORT", "smtp_port"),
             ("IDP_SIGNIN_DELAY_AFTER", "signin_delay_after"),
@@ -211,6 +215,7 @@ class Settings:
             ("reset_ttl", 60),
             ("staff_session_ttl", 60),
             ("staff_idle_ttl", 60),
+            ("key_overlap", 0),
             ("trust_proxy", 0),
             ("smtp_port", 1),
             ("signin_delay_after", 1),

@@ -1,8 +1,15 @@
-"""Signing keys: generation on first start, persistence, the published JWKS.
+"""Signing keys: generation on first start, persistence, rotation, the published JWKS.
 
 Keys live in the database so that every worker signs with the same keys. ID tokens are
 signed RS256 by default (OIDC Core §15.1) and ES256 for portals that register
 ``id_token_signed_response_alg=ES256``.
+
+Rotation (``idp keys rotate``): the next key is published in the JWKS at once and signs
+only from ``activates_at`` (after an overlap, ``IDP_KEY_OVERLAP``, so that portals that
+cache the JWKS see it before its first use); the key it replaces keeps being published
+until every token it signed has expired (``retired_at``: its last signature plus the ID
+token lifetime), then leaves the JWKS. Retired public keys stay in the database: consent
+receipts verify against every key the provider ever signed with (``all_public_jwks``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from sqlalchemy import String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from idp import events
 from idp.db import Base, UTCDateTime, utcnow
 
 SUPPORTED_ALGS = ("RS256", "ES256")
@@ -30,7 +38,18 @@ class SigningKey(Base):
     alg: Mapped[str] = mapped_column(String(10))
     private_jwk: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Signs from then on (published before); None: since it was created.
+    activates_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Leaves the JWKS then (no token it signed is still alive); None: published.
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def published(self, now: dt.datetime) -> bool:
+        """Return whether the key is in the JWKS at ``now``."""
+        return self.retired_at is None or self.retired_at > now
+
+    def signs(self, now: dt.datetime) -> bool:
+        """Return whether the key may sign at ``now`` (activated, not yet retiring)."""
+        return self.published(now) and (self.activates_at is None or self.activates_at <= now)
 
 
 def _generate(alg: str) -> RSAKey | ECKey:
@@ -45,10 +64,9 @@ def _generate(alg: str) -> RSAKey | ECKey:
 def ensure_keys(db: Session) -> None:
     """Generate and persist one active key per supported algorithm if missing."""
     for alg in SUPPORTED_ALGS:
-        exists = db.scalar(
-            select(SigningKey.kid).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
-        )
-        if exists:
+        if _signer(db, alg) is not None or any(
+            r.alg == alg and r.retired_at is None for r in _active(db)
+        ):
             continue
         key = _generate(alg)
         try:
@@ -80,27 +98,94 @@ def _import(row: SigningKey) -> RSAKey | ECKey:
 
 
 def _active(db: Session) -> list[SigningKey]:
+    """Return the published keys, newest first."""
+    now = utcnow()
     rows = db.scalars(
         select(SigningKey)
-        .where(SigningKey.retired_at.is_(None))
+        .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > now))
         .order_by(SigningKey.created_at.desc())
     ).all()
     return list(rows)
 
 
 def private_key_set(db: Session) -> KeySet:
-    """Return the active private keys (newest first within each algorithm)."""
+    """Return the published private keys (to verify what we signed, e.g. ID token hints)."""
     return KeySet([_import(r) for r in _active(db)])
 
 
+def _signer(db: Session, alg: str) -> SigningKey | None:
+    now = utcnow()
+    # The newest key that may sign: a rotation's key is always newer than the one it
+    # replaces, and signs once activated.
+    return next((r for r in _active(db) if r.alg == alg and r.signs(now)), None)
+
+
 def signing_key(db: Session, alg: str) -> RSAKey | ECKey:
-    """Return the newest active private key for ``alg``."""
-    for row in _active(db):
-        if row.alg == alg:
-            return _import(row)
-    raise LookupError(f"no active signing key for {alg}")
+    """Return the key that signs for ``alg`` now: the newest activated one."""
+    row = _signer(db, alg)
+    if row is None:
+        raise LookupError(f"no active signing key for {alg}")
+    return _import(row)
 
 
 def public_jwks(db: Session) -> dict[str, Any]:
     """Return the JWKS document (RFC 7517) of every published key."""
     return {"keys": [_import(row).as_dict(private=False) for row in _active(db)]}
+
+
+def all_public_jwks(db: Session) -> dict[str, Any]:
+    """Return every public key ever used, retired ones included (receipts verify against
+    the key that signed them, however long ago)."""
+    rows = db.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
+    return {"keys": [_import(row).as_dict(private=False) for row in rows]}
+
+
+def rotate(db: Session, *, alg: str, overlap: int, token_lifetime: int) -> SigningKey:
+    """Publish the next key for ``alg`` now, signing after ``overlap`` seconds; the key it
+    replaces leaves the JWKS ``token_lifetime`` seconds after it stops signing."""
+    if alg not in SUPPORTED_ALGS:
+        raise ValueError(f"alg must be one of {', '.join(SUPPORTED_ALGS)}")
+    now = utcnow()
+    starts = now + dt.timedelta(seconds=overlap)
+    for row in _active(db):
+        if row.alg == alg and row.retired_at is None:
+            row.retired_at = starts + dt.timedelta(seconds=token_lifetime)
+    key = _generate(alg)
+    row = SigningKey(
+        kid=key.kid,
+        alg=alg,
+        private_jwk=json.dumps(key.as_dict(private=True)),
+        activates_at=starts,
+    )
+    db.add(row)
+    db.flush()
+    events.emit("key.rotated", kid=key.kid, alg=alg, activates_in=overlap)
+    return row
+
+
+def describe(db: Session) -> list[dict[str, Any]]:
+    """Return every key's state for operators (never the private part)."""
+    now = utcnow()
+    rows = db.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+    signers = {alg: _signer(db, alg) for alg in SUPPORTED_ALGS}
+    out = []
+    for row in rows:
+        if signers.get(row.alg) is row:
+            state = "signing"
+        elif row.published(now) and not row.signs(now):
+            state = "next"
+        elif row.published(now):
+            state = "published (retiring)"
+        else:
+            state = "retired"
+        out.append(
+            {
+                "kid": row.kid,
+                "alg": row.alg,
+                "state": state,
+                "created_at": row.created_at.isoformat() if row.created_at else None,
+                "activates_at": row.activates_at.isoformat() if row.activates_at else None,
+                "retired_at": row.retired_at.isoformat() if row.retired_at else None,
+            }
+        )
+    return out

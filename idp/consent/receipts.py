@@ -143,5 +143,6 @@ def verify_receipt(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
 
 
 def public_jwks(db: Session) -> dict[str, Any]:
-    """Return the JWKS receipts verify against (the provider's published keys)."""
-    return keys.public_jwks(db)
+    """Return the JWKS receipts verify against: every key the provider ever signed with,
+    retired ones included (a receipt stays verifiable after a key rotation)."""
+    return keys.all_public_jwks(db)
