@@ -536,6 +536,24 @@ def clients_resume(client_id: str) -> None:
         click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
 
 
+@clients.command("delete")
+@click.argument("client_id")
+@click.option("--yes", is_flag=True, help="Confirm: the registration cannot be restored.")
+def clients_delete(client_id: str, yes: bool) -> None:
+    """Delete a suspended portal (the citizens' history and receipts stay)."""
+    from idp.portals.service import RegistrationError, delete_portal
+
+    if not yes:
+        _fail("deleting a portal cannot be undone: add --yes")
+    with _session(_settings()) as session:
+        try:
+            delete_portal(session, client_id=client_id)
+        except RegistrationError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps({"client_id": client_id, "deleted": True}, indent=2))
+
+
 @clients.command("deliveries")
 @click.argument("client_id")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))

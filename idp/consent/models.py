@@ -65,7 +65,8 @@ class Notice(Base):
     __table_args__ = (UniqueConstraint("portal_id", "version"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
-    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    # Kept when the portal is deleted: the purposes citizens agreed to stay readable.
+    portal_id: Mapped[str | None] = mapped_column(ForeignKey("portals.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(Integer)
     purposes: Mapped[dict] = mapped_column(JSON)
     hash: Mapped[str] = mapped_column(String(64))
@@ -105,7 +106,13 @@ class Release(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     # Kept (without the citizen) when an account is deleted: see docs/privacy.md.
     citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id", ondelete="SET NULL"))
-    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"), index=True)
+    # Kept (without the link) when the portal is deleted, with its name and client_id as
+    # they were: the release log is the citizens' record.
+    portal_id: Mapped[str | None] = mapped_column(
+        ForeignKey("portals.id", ondelete="SET NULL"), index=True
+    )
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    portal_name: Mapped[str | None] = mapped_column(String(200))
     grant_id: Mapped[str | None] = mapped_column(
         ForeignKey("consent_grants.id", ondelete="SET NULL")
     )
@@ -129,7 +136,8 @@ class Receipt(Base):
     citizen_id: Mapped[str | None] = mapped_column(
         ForeignKey("citizens.id", ondelete="SET NULL"), index=True
     )
-    portal_id: Mapped[str] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    # Kept when the portal is deleted: the signed receipt names it.
+    portal_id: Mapped[str | None] = mapped_column(ForeignKey("portals.id", ondelete="SET NULL"))
     grant_id: Mapped[str | None] = mapped_column(
         ForeignKey("consent_grants.id", ondelete="SET NULL")
     )

@@ -16,6 +16,7 @@ from idp.consent.display import Lookup, items_of_claims, purpose_text, vietnam_t
 from idp.consent.grants import get_grant
 from idp.consent.models import Release
 from idp.db import iso_utc, utcnow
+from idp.portals import service as portals
 
 
 def log_release(
@@ -31,9 +32,12 @@ def log_release(
     """Record that these claims (names only) left the provider for this portal, and for
     identity items whether their values were declared or verified."""
     grant = get_grant(db, grant_id) if grant_id else None
+    portal = portals.get_portal(db, portal_id)
     row = Release(
         citizen_id=citizen_id,
         portal_id=portal_id,
+        client_id=portal.client_id if portal else None,
+        portal_name=portal.name if portal else None,
         grant_id=grant_id,
         notice_id=grant.notice_id if grant else None,
         channel=channel,
@@ -125,7 +129,7 @@ class HistoryEntry:
 def _entries(look: Lookup, rows: Iterable[Release], lang: str) -> list[HistoryEntry]:
     out = []
     for row in rows:
-        portal = look.portal(row.portal_id)
+        portal = look.portal(row.portal_id) if row.portal_id else None
         notice = look.notice(row.notice_id)
         items = items_of_claims(row.claims or [])
         purposes = {i: p for i in items if (p := purpose_text(notice, i, lang))}
@@ -133,8 +137,9 @@ def _entries(look: Lookup, rows: Iterable[Release], lang: str) -> list[HistoryEn
             HistoryEntry(
                 id=row.id,
                 released_at=row.released_at,
-                client_id=portal.client_id if portal else "",
-                portal_name=portal.name if portal else "",
+                # A deleted portal is named as it was when the data left.
+                client_id=portal.client_id if portal else (row.client_id or ""),
+                portal_name=portal.name if portal else (row.portal_name or ""),
                 channel=row.channel,
                 claims=list(row.claims or []),
                 items=items,
@@ -152,7 +157,7 @@ def history_portals(db: Session, citizen_id: str) -> list[tuple[str, str]]:
     ids = db.scalars(
         select(Release.portal_id).where(Release.citizen_id == citizen_id).distinct()
     ).all()
-    found = [p for p in (look.portal(i) for i in ids) if p is not None]
+    found = [p for p in (look.portal(i) for i in ids if i) if p is not None]
     return sorted(((p.client_id, p.name) for p in found), key=lambda cp: (cp[1], cp[0]))
 
 
@@ -162,7 +167,7 @@ def history_portal_id(db: Session, *, citizen_id: str, client_id: str) -> str | 
     for portal_id in db.scalars(
         select(Release.portal_id).where(Release.citizen_id == citizen_id).distinct()
     ).all():
-        portal = look.portal(portal_id)
+        portal = look.portal(portal_id) if portal_id else None
         if portal is not None and portal.client_id == client_id:
             return portal_id
     return None

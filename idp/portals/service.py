@@ -316,6 +316,27 @@ def resume_portal(db: Session, *, client_id: str) -> Portal:
     return portal
 
 
+def delete_portal(db: Session, *, client_id: str) -> str:
+    """Delete a suspended portal: its registration, secrets, grants and tokens go; the
+    citizens' record (release log, receipts, the purposes they agreed to) stays, unlinked.
+
+    Refused for an active portal: suspend it first, so that its sessions are told
+    (back-channel logout needs its registration).
+    """
+    from sqlalchemy import delete
+
+    portal = by_client_id(db, client_id) if isinstance(client_id, str) else None
+    if portal is None:
+        raise RegistrationError("client_id", "no portal with this client_id")
+    if portal.is_active:
+        raise RegistrationError("client_id", "suspend the portal first (idp clients suspend)")
+    portal_id = portal.id
+    db.execute(delete(Portal).where(Portal.id == portal_id))
+    db.expire_all()
+    events.emit("portal.deleted", portal_id=portal_id)
+    return portal_id
+
+
 def find_active(db: Session, client_id: object) -> Portal | None:
     """Return the active portal with this client_id, or None."""
     # PostgreSQL refuses NUL in text parameters (a DataError, so a 500): no such client.
