@@ -138,6 +138,21 @@ def worker(interval: float) -> None:
         stop.set()
 
 
+@main.command()
+@click.option("--months", default=12, show_default=True, type=click.IntRange(1, 120))
+@click.option("--csv", "as_csv", is_flag=True, help="Per-portal figures as CSV.")
+def figures(months: int, as_csv: bool) -> None:
+    """The province's adoption figures per portal and month (counts only, never a person)."""
+    from idp.admin import figures as adoption
+
+    with _session(_settings()) as session:
+        data = adoption.monthly(session, months=months)
+    if as_csv:
+        click.echo(adoption.as_csv(data), nl=False)
+    else:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
 @main.group()
 def keys() -> None:
     """Signing keys: list them, rotate them."""
