@@ -695,12 +695,19 @@ def receipts_verify(receipt_file: Any, jwks_source: str | None) -> None:
 
 @main.group()
 def staff() -> None:
-    """Staff accounts (desk officers): add, list, re-issue a set-up link, disable."""
+    """Staff accounts (administrators, portal managers, auditors, desk officers): add,
+    list, change roles, re-issue a set-up link, disable."""
 
 
 @staff.command("add")
 @click.argument("email")
-@click.option("--role", "roles", multiple=True, required=True, help="desk_officer")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="admin, portal_manager, auditor or desk_officer (repeatable).",
+)
 @click.option(
     "--unit", default=None, help="The desk's administrative unit (province or commune code)."
 )
@@ -750,6 +757,24 @@ def staff_link(email: str) -> None:
                 indent=2,
             )
         )
+
+
+@staff.command("roles")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, required=True, help="The new roles (repeatable).")
+@click.option("--unit", default=None, help="The desk's unit (province or commune code).")
+def staff_roles(email: str, roles: tuple[str, ...], unit: str | None) -> None:
+    """Replace a staff account's roles."""
+    from idp.staff import service as staff_service
+
+    with _session(_settings()) as session:
+        account = _officer(session, email)
+        try:
+            staff_service.set_roles(session, account, roles=list(roles), unit_code=unit)
+        except staff_service.StaffError as exc:
+            _fail(str(exc))
+        session.commit()
+        click.echo(json.dumps(staff_service.describe(account), ensure_ascii=False, indent=2))
 
 
 @staff.command("list")

@@ -485,3 +485,24 @@ def test_clients_rotate_secret(migrated):
         bad = run(migrated, "clients", "rotate-secret", *args)
         assert bad.exit_code == 2
     assert added["client_secret"] not in run(migrated, "clients", "list").stdout
+
+
+def test_staff_roles(migrated):
+    email = f"admin.{uuid.uuid4().hex[:8]}@tinh.gov.vn"
+    added = run(migrated, "staff", "add", email, "--role", "admin", "--role", "auditor")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["roles"] == ["admin", "auditor"]
+    assert json.loads(added.stdout)["unit"] is None  # only desk officers name a desk
+    needs_unit = run(migrated, "staff", "roles", email, "--role", "desk_officer")
+    assert needs_unit.exit_code == 2
+    assert "unit" in needs_unit.output
+    changed = run(migrated, "staff", "roles", email, "--role", "desk_officer", "--unit", "48")
+    assert changed.exit_code == 0, changed.output
+    assert json.loads(changed.stdout)["roles"] == ["desk_officer"]
+    for args in (
+        [email, "--role", "emperor"],
+        ["nobody@x.vn", "--role", "auditor"],
+        [email, "--role", "desk_officer", "--unit", "999999"],
+    ):
+        bad = run(migrated, "staff", "roles", *args)
+        assert bad.exit_code == 2, bad.output

@@ -19,7 +19,7 @@ from idp.citizens import service as citizens
 from idp.citizens.models import Citizen, IdentityVerification
 from idp.citizens.validation import Profile, unit_name
 from idp.staff.models import StaffAccount
-from idp.staff.service import DESK_OFFICER
+from idp.staff.service import ADMIN, DESK_OFFICER
 from idp.tokens import service as tokens
 
 
@@ -29,7 +29,8 @@ class DeskError(ValueError):
 
 def officer_unit(officer: StaffAccount, unit_code: str | None = None) -> str:
     """Return the unit a verification is recorded under; refuse who may not verify."""
-    if officer.disabled_at is not None or DESK_OFFICER not in (officer.roles or []):
+    roles = officer.roles or []
+    if officer.disabled_at is not None or (DESK_OFFICER not in roles and ADMIN not in roles):
         raise DeskError("this staff account is not an active desk officer")
     unit = (unit_code or officer.unit_code or "").strip()
     if not unit or unit_name(unit) is None:

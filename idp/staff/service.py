@@ -3,7 +3,8 @@
 A staff account is separate from any citizen account (its own table, cookie and
 session store keys) and signs in at level 2 only: a password and a code from an
 authenticator app, both set through the set-up link before the first sign-in.
-Roles: ``desk_officer`` (verifies citizens' identity data at a one-stop desk).
+Roles: ``admin``, ``portal_manager``, ``auditor`` and ``desk_officer`` (verifies
+citizens' identity data at a one-stop desk, at the desk of its administrative unit).
 """
 
 from __future__ import annotations
@@ -29,7 +30,12 @@ from idp.staff.models import StaffAccount, StaffLink
 from idp.store import Store
 
 DESK_OFFICER = "desk_officer"
-ROLES = (DESK_OFFICER,)
+ADMIN = "admin"
+PORTAL_MANAGER = "portal_manager"
+AUDITOR = "auditor"
+#: ``admin`` (everything), ``portal_manager`` (portals), ``auditor`` (the audit trail and
+#: the figures), ``desk_officer`` (identity verification at a one-stop desk).
+ROLES = (ADMIN, PORTAL_MANAGER, AUDITOR, DESK_OFFICER)
 #: Roles whose work happens at one desk: the account names the desk's unit.
 UNIT_ROLES = (DESK_OFFICER,)
 
@@ -99,6 +105,30 @@ def get_staff(db: Session, staff_id: object) -> StaffAccount | None:
 def list_staff(db: Session) -> list[StaffAccount]:
     """Return every staff account, oldest first."""
     return list(db.scalars(select(StaffAccount).order_by(StaffAccount.created_at)).all())
+
+
+def set_roles(
+    db: Session, account: StaffAccount, *, roles: list[str], unit_code: str | None = None
+) -> StaffAccount:
+    """Replace an account's roles (and, optionally, its desk's unit). Raises StaffError."""
+    clean = _clean_roles(roles)
+    unit = (unit_code or "").strip() or account.unit_code
+    if unit_code is not None and unit and unit_name(unit) is None:
+        raise StaffError("unit", f"{unit!r} is not a province or commune code")
+    if not unit and any(r in UNIT_ROLES for r in clean):
+        raise StaffError("unit", "a desk officer's account names the desk's unit (--unit CODE)")
+    before = list(account.roles or [])
+    account.roles = clean
+    account.unit_code = unit
+    db.flush()
+    events.emit(
+        "staff.roles_changed",
+        staff_id=account.id,
+        before=" ".join(before),
+        after=" ".join(clean),
+        unit=unit or "",
+    )
+    return account
 
 
 def disable_staff(db: Session, account: StaffAccount) -> None:

@@ -80,7 +80,8 @@ def _current() -> tuple[staff.StaffSession, StaffAccount] | None:
 
 
 def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run ``view(account, ...)`` for a signed-in member of staff holding ``role``."""
+    """Run ``view(account, ...)`` for a signed-in member of staff holding ``role`` (or
+    ``admin``)."""
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -89,7 +90,9 @@ def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any
             if current is None:
                 return redirect(url_for("staff.signin"), code=303)
             account = current[1]
-            if role not in (account.roles or []):
+            granted = account.roles or []
+            # ``admin`` may do everything another role may.
+            if role not in granted and staff.ADMIN not in granted:
                 events.emit("staff.forbidden", staff_id=account.id, role=role)
                 raise StaffForbidden()
             return view(account, *args, **kwargs)

@@ -214,3 +214,17 @@ def test_desk_forms_need_the_csrf_token(client, db, settings, officer):
     resp = client.post("/staff/desk/find", data={"cccd": citizen.profile["cccd"]})
     assert resp.status_code == 400
     assert PASSWORD not in body(resp)
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("auditor", 403), ("portal_manager", 403), ("admin", 200)]
+)
+def test_only_desk_officers_and_admins_open_the_desk(client, db, officer, role, status):
+    from idp.staff.service import set_roles
+
+    set_roles(db, db.get(StaffAccount, officer[0]), roles=[role])
+    db.commit()
+    resp = client.get("/staff/desk?lang=en")
+    assert resp.status_code == status
+    if status == 403:
+        assert "role" in body(resp)
