@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     # A portal's form POST carries no token of ours; it ends nothing without proof.
     csrf.exempt("idp.oauth.logout.end_session")
     build_server(app)
+    keys.configure(settings.key_encryption_key)
     if not overrides.get("skip_keys"):
         with app.app_context():
             keys.ensure_keys(db.get_db())

@@ -58,6 +58,9 @@ class Settings:
     secret_key: str = ""
     #: IDP_PAIRWISE_SALT — salt of pairwise subjects; never change it once citizens exist.
     pairwise_salt: str = ""
+    #: IDP_KEY_ENCRYPTION_KEY — encrypts the signing keys' private parts in the database
+    #: (AES-GCM); every worker needs the same value, and losing it loses the keys.
+    key_encryption_key: str = ""
     #: IDP_ARGON2_TIME_COST, IDP_ARGON2_MEMORY_KIB, IDP_ARGON2_PARALLELISM.
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
@@ -151,6 +154,7 @@ class Settings:
             ("IDP_REDIS_PREFIX", "redis_prefix"),
             ("IDP_SECRET_KEY", "secret_key"),
             ("IDP_PAIRWISE_SALT", "pairwise_salt"),
+            ("IDP_KEY_ENCRYPTION_KEY", "key_encryption_key"),
             ("IDP_TOTP_ISSUER", "totp_issuer"),
             ("IDP_MAIL_FROM", "mail_from"),
             ("IDP_SMTP_HOST", "smtp_host"),
@@ -263,6 +267,9 @@ class Settings:
         if not self.pairwise_salt:
             changes["pairwise_salt"] = _persisted_secret(data_dir / "pairwise_salt")
             used.append("IDP_PAIRWISE_SALT (generated into the data folder)")
+        if not self.key_encryption_key:
+            changes["key_encryption_key"] = _persisted_secret(data_dir / "key_encryption_key")
+            used.append("IDP_KEY_ENCRYPTION_KEY (generated into the data folder)")
         return replace(self, embedded_defaults=tuple(dict.fromkeys(used)), **changes)
 
     def warn_embedded_defaults(self) -> None:

@@ -10,14 +10,27 @@ cache the JWKS see it before its first use); the key it replaces keeps being pub
 until every token it signed has expired (``retired_at``: its last signature plus the ID
 token lifetime), then leaves the JWKS. Retired public keys stay in the database: consent
 receipts verify against every key the provider ever signed with (``all_public_jwks``).
+
+At rest, a key's private part is encrypted with AES-GCM under a key derived (HKDF) from
+``IDP_KEY_ENCRYPTION_KEY``, bound to the key's ``kid``: a database dump alone does not
+give the signing keys. Keys stored in the clear by earlier versions are encrypted at the
+next start; a key that cannot be decrypted (the setting changed) is left out, logged,
+and a new one is generated.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
+import logging
+import secrets
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import String, Text, select
 from sqlalchemy.exc import IntegrityError
@@ -52,6 +65,52 @@ class SigningKey(Base):
         return self.published(now) and (self.activates_at is None or self.activates_at <= now)
 
 
+log = logging.getLogger("idp.keys")
+
+_SEALED = "enc:v1:"
+_KEK: list[str] = []
+
+
+class KeyUnreadable(ValueError):
+    """A stored key that cannot be decrypted with the configured key-encryption key."""
+
+
+def configure(key_encryption_key: str) -> None:
+    """Set the key-encryption key this process seals and opens private keys with."""
+    _KEK[:] = [key_encryption_key] if key_encryption_key else []
+    _UNREADABLE.clear()
+
+
+def _aead() -> AESGCM:
+    if not _KEK:
+        raise KeyUnreadable("no key-encryption key is configured")
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp signing keys v1"
+    ).derive(_KEK[0].encode("utf-8"))
+    return AESGCM(derived)
+
+
+def _seal(kid: str, private_jwk: str) -> str:
+    """Return a private JWK encrypted for storage (clear text if no KEK is configured)."""
+    if not _KEK:
+        return private_jwk
+    nonce = secrets.token_bytes(12)
+    sealed = _aead().encrypt(nonce, private_jwk.encode("utf-8"), kid.encode("utf-8"))
+    return _SEALED + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def _open(row: SigningKey) -> str:
+    """Return a stored key's private JWK (JSON text); raise KeyUnreadable."""
+    stored = row.private_jwk
+    if not stored.startswith(_SEALED):
+        return stored  # stored in the clear by an earlier version
+    try:
+        raw = base64.urlsafe_b64decode(stored[len(_SEALED) :])
+        return _aead().decrypt(raw[:12], raw[12:], row.kid.encode("utf-8")).decode("utf-8")
+    except (InvalidTag, ValueError) as exc:
+        raise KeyUnreadable(f"signing key {row.kid} cannot be decrypted") from exc
+
+
 def _generate(alg: str) -> RSAKey | ECKey:
     if alg == "RS256":
         key: RSAKey | ECKey = RSAKey.generate_key(2048, parameters={"alg": alg, "use": "sig"})
@@ -62,7 +121,13 @@ def _generate(alg: str) -> RSAKey | ECKey:
 
 
 def ensure_keys(db: Session) -> None:
-    """Generate and persist one active key per supported algorithm if missing."""
+    """Encrypt keys stored in the clear; generate one active key per algorithm if missing."""
+    if _KEK:
+        for row in db.scalars(select(SigningKey)).all():
+            if not row.private_jwk.startswith(_SEALED):
+                row.private_jwk = _seal(row.kid, row.private_jwk)
+                events.emit("key.encrypted_at_rest", kid=row.kid)
+        db.flush()
     for alg in SUPPORTED_ALGS:
         if _signer(db, alg) is not None or any(
             r.alg == alg and r.retired_at is None for r in _active(db)
@@ -73,7 +138,9 @@ def ensure_keys(db: Session) -> None:
             with db.begin_nested():
                 db.add(
                     SigningKey(
-                        kid=key.kid, alg=alg, private_jwk=json.dumps(key.as_dict(private=True))
+                        kid=key.kid,
+                        alg=alg,
+                        private_jwk=_seal(key.kid, json.dumps(key.as_dict(private=True))),
                     )
                 )
         except IntegrityError:  # pragma: no cover - another worker won the race
@@ -89,7 +156,7 @@ def _import(row: SigningKey) -> RSAKey | ECKey:
     cache_key = (row.kid, row.private_jwk)
     key = _IMPORTED.get(cache_key)
     if key is None:
-        data = json.loads(row.private_jwk)
+        data = json.loads(_open(row))
         key = (RSAKey if row.alg == "RS256" else ECKey).import_key(data)
         if len(_IMPORTED) > 64:
             _IMPORTED.clear()
@@ -97,15 +164,30 @@ def _import(row: SigningKey) -> RSAKey | ECKey:
     return key
 
 
+_UNREADABLE: set[tuple[str, str]] = set()
+
+
+def _readable(row: SigningKey) -> bool:
+    if (row.kid, row.private_jwk) in _UNREADABLE:
+        return False
+    try:
+        _import(row)
+    except KeyUnreadable:
+        log.error("signing key %s cannot be decrypted (IDP_KEY_ENCRYPTION_KEY?)", row.kid)
+        _UNREADABLE.add((row.kid, row.private_jwk))
+        return False
+    return True
+
+
 def _active(db: Session) -> list[SigningKey]:
-    """Return the published keys, newest first."""
+    """Return the published keys that can be read, newest first."""
     now = utcnow()
     rows = db.scalars(
         select(SigningKey)
         .where((SigningKey.retired_at.is_(None)) | (SigningKey.retired_at > now))
         .order_by(SigningKey.created_at.desc())
     ).all()
-    return list(rows)
+    return [row for row in rows if _readable(row)]
 
 
 def private_key_set(db: Session) -> KeySet:
@@ -137,7 +219,7 @@ def all_public_jwks(db: Session) -> dict[str, Any]:
     """Return every public key ever used, retired ones included (receipts verify against
     the key that signed them, however long ago)."""
     rows = db.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
-    return {"keys": [_import(row).as_dict(private=False) for row in rows]}
+    return {"keys": [_import(row).as_dict(private=False) for row in rows if _readable(row)]}
 
 
 def rotate(db: Session, *, alg: str, overlap: int, token_lifetime: int) -> SigningKey:
@@ -154,7 +236,7 @@ def rotate(db: Session, *, alg: str, overlap: int, token_lifetime: int) -> Signi
     row = SigningKey(
         kid=key.kid,
         alg=alg,
-        private_jwk=json.dumps(key.as_dict(private=True)),
+        private_jwk=_seal(key.kid, json.dumps(key.as_dict(private=True))),
         activates_at=starts,
     )
     db.add(row)

@@ -30,6 +30,9 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVER = os.environ.get("IDP_TEST_REQUIRE_SERVER") == "1"
+#: One key-encryption key for the whole run: every app, command and server the tests
+#: start opens the signing keys of the shared databases with it.
+TEST_KEK = os.environ.setdefault("IDP_KEY_ENCRYPTION_KEY", "test-key-encryption-key")
 BACKENDS = [
     b.strip()
     for b in os.environ.get("IDP_TEST_BACKENDS", "embedded,server").split(",")
@@ -117,6 +120,7 @@ def base_settings(data_dir: Path, **kw: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
+        "key_encryption_key": TEST_KEK,
     }
     defaults.update(kw)
     return Settings(**defaults).resolved()
@@ -140,6 +144,7 @@ def backend(
         redis_url = ""
     migrate.upgrade(url, "head")
     engine = make_engine(url)
+    keys.configure(TEST_KEK)
     with Session(engine) as session:
         keys.ensure_keys(session)
     prefix = f"idptest:{uuid.uuid4().hex[:8]}:"

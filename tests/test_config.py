@@ -32,6 +32,7 @@ def test_values_from_environment(tmp_path):
             "IDP_REDIS_URL": "redis://r:6379/0",
             "IDP_SECRET_KEY": "k",
             "IDP_PAIRWISE_SALT": "p",
+            "IDP_KEY_ENCRYPTION_KEY": "kek",
             "IDP_ARGON2_TIME_COST": "3",
             "IDP_ARGON2_MEMORY_KIB": "65536",
             "IDP_ARGON2_PARALLELISM": "2",
@@ -49,6 +50,7 @@ def test_values_from_environment(tmp_path):
     assert s.secure_cookies is True
     assert (s.argon2_time_cost, s.argon2_memory_kib, s.argon2_parallelism) == (3, 65536, 2)
     assert s.default_language == "en"
+    assert s.key_encryption_key == "kek"
     assert s.embedded_defaults == ()
 
 
