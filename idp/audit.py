@@ -236,11 +236,51 @@ def export(
     if end is not None:
         query = query.where(AuditEvent.at < end)
     for row in db.scalars(query.execution_options(yield_per=500)):
-        yield {
-            "seq": row.seq,
-            "at": iso_utc(row.at),
-            "name": row.name,
-            "data": row.data,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
-        }
+        yield _as_dict(row)
+
+
+def search(
+    db: Session,
+    *,
+    name: str | None = None,
+    portal_id: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    limit: int = 100,
+    before_seq: int | None = None,
+) -> list[dict[str, Any]]:
+    """Return audited events, newest first, filtered by event name (exact, or a prefix
+    ending in "."), portal (its internal id in the event's data), and time; page on with
+    ``before_seq`` (the last row's ``seq``). ``limit`` is capped at 1000."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc())
+    if name:
+        if name.endswith("."):
+            query = query.where(AuditEvent.name.startswith(name, autoescape=True))
+        else:
+            query = query.where(AuditEvent.name == name)
+    if portal_id:
+        query = query.where(AuditEvent.data["portal_id"].as_string() == portal_id)
+    if start is not None:
+        query = query.where(AuditEvent.at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.at < end)
+    if before_seq is not None:
+        query = query.where(AuditEvent.seq < before_seq)
+    rows = db.scalars(query.limit(max(1, min(int(limit), 1000)))).all()
+    return [_as_dict(row) for row in rows]
+
+
+def event_names(db: Session) -> list[str]:
+    """Return the names of the events recorded so far, sorted (for filters)."""
+    return sorted(db.scalars(select(AuditEvent.name).distinct()).all())
+
+
+def _as_dict(row: AuditEvent) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "at": iso_utc(row.at),
+        "name": row.name,
+        "data": row.data,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }

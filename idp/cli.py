@@ -276,13 +276,34 @@ def clients() -> None:
 
 
 @clients.command("add")
-@click.option("--name", required=True, help="Portal name shown to citizens.")
+@click.option("--name", required=True, help="Portal name shown to citizens (Vietnamese).")
+@click.option("--name-en", default=None, help="Portal name on English pages.")
+@click.option("--contact-email", default=None, help="Whom operators contact about the portal.")
 @click.option(
     "--redirect-uri",
     "redirect_uris",
     multiple=True,
-    required=True,
-    help="Exact redirect URI (repeatable).",
+    help="Exact redirect URI (repeatable; at least one for a portal).",
+)
+@click.option(
+    "--web-origin",
+    "web_origins",
+    multiple=True,
+    help="Browser-based portals: an origin allowed to call the token, userinfo and "
+    "revocation endpoints from a page, https://host[:port] (repeatable).",
+)
+@click.option(
+    "--subject-type",
+    default="pairwise",
+    show_default=True,
+    type=click.Choice(["pairwise", "public"]),
+    help="pairwise: the portal's own `sub` per citizen; public: the `sub` every public "
+    "portal sees (they can link their records).",
+)
+@click.option(
+    "--automation",
+    is_flag=True,
+    help="An automation client of the admin API (client_credentials, admin:* scopes).",
 )
 @click.option(
     "--post-logout-redirect-uri",
@@ -290,7 +311,11 @@ def clients() -> None:
     multiple=True,
     help="Where to send the citizen after signing out (repeatable).",
 )
-@click.option("--scope", default="openid", show_default=True, help="Scopes the portal may ask.")
+@click.option(
+    "--scope",
+    default=None,
+    help="Scopes the portal may ask (default: openid); an automation client's admin:* scopes.",
+)
 @click.option(
     "--auth-method",
     default="client_secret_basic",
@@ -344,9 +369,14 @@ def clients() -> None:
 )
 def clients_add(
     name: str,
+    name_en: str | None,
+    contact_email: str | None,
     redirect_uris: tuple[str, ...],
+    web_origins: tuple[str, ...],
+    subject_type: str,
+    automation: bool,
     logout_uris: tuple[str, ...],
-    scope: str,
+    scope: str | None,
     auth_method: str,
     id_token_alg: str,
     sector_identifier: str | None,
@@ -372,10 +402,15 @@ def clients_add(
         try:
             reg = register_portal(
                 session,
+                kind="automation" if automation else "portal",
                 name=name,
+                name_en=name_en,
+                contact_email=contact_email,
+                web_origins=list(web_origins),
+                subject_type=subject_type,
                 redirect_uris=list(redirect_uris),
                 post_logout_redirect_uris=list(logout_uris),
-                scope=scope,
+                scope=scope if scope is not None else ("" if automation else "openid"),
                 auth_method=auth_method,
                 id_token_signed_response_alg=id_token_alg,
                 sector_identifier=sector_identifier,
@@ -391,7 +426,7 @@ def clients_add(
         except RegistrationError as exc:
             _fail(str(exc))
         session.commit()
-        if not purposes:
+        if not purposes and not automation:
             click.echo(
                 "warning: no purposes declared: the portal receives only its `sub` "
                 "until `idp clients purposes` declares why it needs each claim",
@@ -405,11 +440,55 @@ def clients_add(
 
 @clients.command("update")
 @click.argument("client_id")
+@click.option("--name", default=None, help="Portal name shown to citizens (Vietnamese).")
+@click.option("--name-en", default=None, help="Portal name on English pages ('none' clears).")
+@click.option("--contact-email", default=None, help="Operators' contact ('none' clears).")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Replaces the redirect URIs with these (repeatable).",
+)
+@click.option(
+    "--post-logout-redirect-uri",
+    "logout_uris",
+    multiple=True,
+    help="Replaces the post-logout redirect URIs with these (repeatable; 'none' clears).",
+)
+@click.option(
+    "--web-origin",
+    "web_origins",
+    multiple=True,
+    help="Replaces the web origins with these (repeatable; 'none' clears).",
+)
+@click.option("--scope", default=None, help="Replaces the scopes the portal may ask.")
+@click.option(
+    "--auth-method",
+    default=None,
+    type=click.Choice(["client_secret_basic", "client_secret_post"]),
+    help="Move between the two client-secret methods.",
+)
+@click.option("--id-token-alg", default=None, type=click.Choice(["RS256", "ES256"]))
 @click.option(
     "--default-acr",
     default=None,
     help="Level of assurance required when a request names none "
     "(urn:vn:idp:loa:1, urn:vn:idp:loa:2, or 'none' to require none).",
+)
+@click.option(
+    "--jwks",
+    "jwks_file",
+    default=None,
+    type=click.File("r", encoding="utf-8"),
+    help="private_key_jwt: replaces the portal's public keys (a JWKS file).",
+)
+@click.option("--jwks-uri", default=None, help="private_key_jwt: where the portal publishes keys.")
+@click.option(
+    "--purposes",
+    "purposes_file",
+    default=None,
+    type=click.File("r", encoding="utf-8"),
+    help="JSON file: per claim, the purpose (vi, en) and whether it is required.",
 )
 @click.option(
     "--backchannel-logout-uri",
@@ -430,50 +509,77 @@ def clients_add(
 )
 def clients_update(
     client_id: str,
+    name: str | None,
+    name_en: str | None,
+    contact_email: str | None,
+    redirect_uris: tuple[str, ...],
+    logout_uris: tuple[str, ...],
+    web_origins: tuple[str, ...],
+    scope: str | None,
+    auth_method: str | None,
+    id_token_alg: str | None,
     default_acr: str | None,
+    jwks_file: Any,
+    jwks_uri: str | None,
+    purposes_file: Any,
     backchannel_logout_uri: str | None,
     backchannel_logout_session_required: str | None,
     backchannel_private: str | None,
 ) -> None:
-    """Change a portal's registration: default level of assurance, back-channel logout."""
-    from idp.admin.service import describe_portal
-    from idp.portals.service import (
-        RegistrationError,
-        by_client_id,
-        set_backchannel,
-        set_default_acr,
-    )
+    """Change a portal's registration: only the fields given, all checked before any is
+    written (its client_id, subject type and sector stay as registered)."""
+    from idp.admin.service import describe_portal, update_portal
+    from idp.portals.service import RegistrationError
 
-    backchannel = (backchannel_logout_uri, backchannel_logout_session_required, backchannel_private)
-    if default_acr is None and backchannel == (None, None, None):
-        _fail("nothing to change: give --default-acr or a --backchannel-… option")
+    def cleared(value: str | None) -> str | None:
+        return None if value == "none" else value
+
+    def cleared_list(values: tuple[str, ...]) -> list[str]:
+        return [] if values == ("none",) else list(values)
+
+    given = {
+        "name": name,
+        "name_en": name_en,
+        "contact_email": contact_email,
+        "scope": scope,
+        "auth_method": auth_method,
+        "id_token_signed_response_alg": id_token_alg,
+        "default_acr": default_acr,
+        "jwks_uri": jwks_uri,
+        "backchannel_logout_uri": backchannel_logout_uri,
+    }
+    changes: dict[str, Any] = {f: cleared(v) for f, v in given.items() if v is not None}
+    for field, values in (
+        ("redirect_uris", redirect_uris),
+        ("post_logout_redirect_uris", logout_uris),
+        ("web_origins", web_origins),
+    ):
+        if values:
+            changes[field] = cleared_list(values)
+    if jwks_file is not None:
+        changes["jwks"] = _read_json(jwks_file)
+    if backchannel_logout_session_required is not None:
+        changes["backchannel_logout_session_required"] = (
+            backchannel_logout_session_required == "yes"
+        )
+    if backchannel_private is not None:
+        changes["backchannel_private"] = backchannel_private == "yes"
+    purposes = _read_json(purposes_file) if purposes_file else None
+    if purposes_file and not isinstance(purposes, dict):
+        _fail("purposes must be a JSON object keyed by claim")
+    if not changes and purposes is None:
+        _fail("nothing to change: give at least one option (see --help)")
     with _session(_settings()) as session:
         try:
-            if default_acr is not None:
-                set_default_acr(
-                    session,
-                    client_id=client_id,
-                    default_acr=None if default_acr == "none" else default_acr,
-                )
-            if backchannel != (None, None, None):
-                current = by_client_id(session, client_id)
-                uri = backchannel_logout_uri
-                if uri is None:
-                    uri = current.backchannel_logout_uri if current else None
-                set_backchannel(
-                    session,
-                    client_id=client_id,
-                    uri=None if uri == "none" else uri,
-                    session_required=None
-                    if backchannel_logout_session_required is None
-                    else backchannel_logout_session_required == "yes",
-                    private=None if backchannel_private is None else backchannel_private == "yes",
-                )
-            portal = by_client_id(session, client_id)
+            portal, changed = update_portal(
+                session, client_id=client_id, purposes=purposes, **changes
+            )
         except RegistrationError as exc:
             _fail(str(exc))
         session.commit()
-        click.echo(json.dumps(describe_portal(session, portal), ensure_ascii=False, indent=2))
+        out = describe_portal(session, portal)
+        out["changed"] = changed
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
 @clients.command("rotate-secret")

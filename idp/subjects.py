@@ -1,7 +1,9 @@
-"""Subject identifiers: pairwise by default (OIDC Core §8.1).
+"""Subject identifiers: pairwise by default (OIDC Core §8.1), public on request.
 
 Each portal (sector) sees its own ``sub`` for a citizen, so portals cannot correlate
-citizens unless the citizen shares the ID number. A leaf module: the protocol side
+citizens unless the citizen shares the ID number. A portal registered with the
+``public`` subject type sees the one ``sub`` every public portal sees (still derived
+with the deployment's salt, never the internal account id). A leaf module: the protocol side
 (ID tokens, userinfo, introspection) and the consent side (receipts) both name the
 citizen to a portal this way.
 """
@@ -20,6 +22,11 @@ class HasSector(Protocol):
     """Anything that names a sector (a registered portal)."""
 
     sector_identifier: str
+    subject_type: str
+
+
+#: The "sector" every public-subject portal shares (cannot collide with a host name).
+PUBLIC_SECTOR = "\x00public"
 
 
 def pairwise_subject(*, sector_identifier: str, local_id: str, salt: str) -> str:
@@ -29,9 +36,10 @@ def pairwise_subject(*, sector_identifier: str, local_id: str, salt: str) -> str
 
 
 def subject_for(citizen_id: str, portal: HasSector) -> str:
-    """Return the citizen's ``sub`` as this portal sees it (pairwise, salted per deployment)."""
+    """Return the citizen's ``sub`` as this portal sees it (salted per deployment)."""
+    public = getattr(portal, "subject_type", "pairwise") == "public"
     return pairwise_subject(
-        sector_identifier=portal.sector_identifier,
+        sector_identifier=PUBLIC_SECTOR if public else portal.sector_identifier,
         local_id=citizen_id,
         salt=runtime.settings().pairwise_salt,
     )

@@ -164,3 +164,42 @@ def test_commands_are_audited_and_the_cli_verifies_and_exports(tmp_path):
     broken = run("audit", "verify")
     assert broken.exit_code == 1
     assert "broken at row 1" in broken.output
+
+
+def test_search_filters_by_name_portal_time_and_pages_newest_first(fresh):
+    now = dt.datetime.now(dt.UTC)
+    old = now - dt.timedelta(days=3)
+    with Session(fresh) as db:
+        audit.append(
+            db,
+            [
+                ("portal.suspended", {"portal_id": "pa"}, old),
+                ("portal.updated", {"portal_id": "pa"}, now),
+                ("portal.updated", {"portal_id": "pb"}, now),
+                ("signin.failed", {"reason": "password"}, now),
+            ],
+        )
+        db.commit()
+    with Session(fresh) as db:
+        assert [r["name"] for r in audit.search(db)] == [
+            "signin.failed",
+            "portal.updated",
+            "portal.updated",
+            "portal.suspended",
+        ]
+        assert [r["data"]["portal_id"] for r in audit.search(db, portal_id="pa")] == ["pa", "pa"]
+        assert len(audit.search(db, name="portal.updated")) == 2
+        assert len(audit.search(db, name="portal.")) == 3
+        assert audit.search(db, name="portal%") == []  # a prefix is literal, not a pattern
+        recent = audit.search(db, start=now - dt.timedelta(days=1))
+        assert "portal.suspended" not in [r["name"] for r in recent]
+        assert [r["name"] for r in audit.search(db, end=now - dt.timedelta(days=1))] == [
+            "portal.suspended"
+        ]
+        first = audit.search(db, limit=2)
+        rest = audit.search(db, limit=2, before_seq=first[-1]["seq"])
+        assert [r["seq"] for r in first + rest] == sorted(
+            (r["seq"] for r in first + rest), reverse=True
+        )
+        assert len({r["seq"] for r in first + rest}) == 4
+        assert audit.event_names(db) == ["portal.suspended", "portal.updated", "signin.failed"]

@@ -146,6 +146,114 @@ def test_clients_default_acr_add_and_update(migrated):
     assert [p["default_acr_values"] for p in listed if p["client_id"] == client_id] == [[]]
 
 
+def test_clients_every_field_at_add_and_update(migrated):
+    added = run(
+        migrated,
+        "clients",
+        "add",
+        "--name",
+        "Cổng Đất đai",
+        "--name-en",
+        "Land portal",
+        "--contact-email",
+        "it@dat.example.vn",
+        "--redirect-uri",
+        "https://dat.example.vn/cb",
+        "--web-origin",
+        "https://app.dat.example.vn",
+        "--subject-type",
+        "public",
+        "--auth-method",
+        "none",
+    )
+    assert added.exit_code == 0, added.output
+    out = json.loads(added.stdout)
+    client_id = out["client_id"]
+    assert out["client_name#en"] == "Land portal"
+    assert out["subject_type"] == "public"
+    assert out["web_origins"] == ["https://app.dat.example.vn"]
+    assert "client_secret" not in out
+    updated = run(
+        migrated,
+        "clients",
+        "update",
+        client_id,
+        "--name",
+        "Cổng Đất đai Đà Nẵng",
+        "--name-en",
+        "none",
+        "--web-origin",
+        "https://a.dat.example.vn",
+        "--web-origin",
+        "https://b.dat.example.vn",
+        "--redirect-uri",
+        "https://dat.example.vn/cb2",
+    )
+    assert updated.exit_code == 0, updated.output
+    out = json.loads(updated.stdout)
+    assert out["client_name#en"] == "Cổng Đất đai Đà Nẵng"  # no English name: the name
+    assert out["web_origins"] == ["https://a.dat.example.vn", "https://b.dat.example.vn"]
+    assert out["redirect_uris"] == ["https://dat.example.vn/cb2"]
+    assert set(out["changed"]) == {"name", "name_en", "web_origins", "redirect_uris"}
+    cleared = run(migrated, "clients", "update", client_id, "--web-origin", "none")
+    assert json.loads(cleared.stdout)["web_origins"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--web-origin", "https://x.example.vn/path"],
+        ["--web-origin", "*"],
+        ["--redirect-uri", "https://*.dat.example.vn/cb"],
+        ["--redirect-uri", "http://dat.example.vn/cb"],
+        ["--redirect-uri", "https://elsewhere.example.vn/cb"],  # leaves the sector
+        ["--contact-email", "nobody"],
+        ["--name", ""],
+        ["--scope", "openid admin:portals"],
+        ["--auth-method", "client_secret_post", "--jwks-uri", "https://k.example.vn/jwks"],
+    ],
+)
+def test_clients_update_bad_input_exits_2_and_writes_nothing(migrated, args):
+    added = run(
+        migrated, "clients", "add", "--name", "X", "--redirect-uri", "https://dat.example.vn/cb"
+    )
+    client_id = json.loads(added.stdout)["client_id"]
+    before = run(migrated, "clients", "show", client_id).stdout
+    bad = run(migrated, "clients", "update", client_id, *args)
+    assert bad.exit_code == 2, bad.output
+    assert "error" in bad.output
+    assert "Traceback" not in bad.output
+    assert run(migrated, "clients", "show", client_id).stdout == before
+
+
+def test_clients_add_automation(migrated):
+    added = run(
+        migrated, "clients", "add", "--automation", "--name", "CI", "--scope", "admin:portals"
+    )
+    assert added.exit_code == 0, added.output
+    out = json.loads(added.stdout)
+    assert out["grant_types"] == ["client_credentials"]
+    assert out["client_secret"]
+    for args in (
+        ["--automation", "--name", "CI"],  # no admin scope
+        ["--automation", "--name", "CI", "--scope", "openid"],
+        [
+            "--automation",
+            "--name",
+            "CI",
+            "--scope",
+            "admin:portals",
+            "--redirect-uri",
+            "https://a.vn/cb",
+        ],
+        ["--name", "Portal", "--scope", "admin:portals", "--redirect-uri", "https://a.vn/cb"],
+        ["--name", "Portal"],  # a portal needs a redirect URI
+    ):
+        bad = run(migrated, "clients", "add", *args)
+        assert bad.exit_code == 2, (args, bad.output)
+        assert "Traceback" not in bad.output
+
+
 @pytest.fixture
 def officer(migrated):
     # The server leg keeps one database for the whole run: every test its own officer.

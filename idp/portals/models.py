@@ -12,7 +12,7 @@ import hmac
 from typing import Any
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import ID, Base, UTCDateTime, new_id, utcnow
@@ -31,8 +31,15 @@ class Portal(Base, ClientMixin):
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
     previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     name: Mapped[str] = mapped_column(String(200))
+    # The name in English (``name`` is Vietnamese); pages in English fall back to ``name``.
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    # Whom the operators call about this portal (RFC 7591 ``contacts``).
+    contact_email: Mapped[str | None] = mapped_column(String(254))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Browser-based portals: the exact origins allowed to call the token, userinfo,
+    # revocation, discovery and JWKS endpoints from a page (CORS).
+    web_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     scope: Mapped[str] = mapped_column(Text, default="openid")
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(40))
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
@@ -63,8 +70,12 @@ class Portal(Base, ClientMixin):
         """Return registration metadata in RFC 7591 / OIDC Registration names."""
         return {
             "client_name": self.name,
+            "client_name#vi": self.name,
+            "client_name#en": self.name_en or self.name,
+            "contacts": [self.contact_email] if self.contact_email else [],
             "redirect_uris": list(self.redirect_uris),
             "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
+            "web_origins": list(self.web_origins or []),
             "scope": self.scope,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "id_token_signed_response_alg": self.id_token_signed_response_alg,
@@ -76,7 +87,7 @@ class Portal(Base, ClientMixin):
             "jwks": self.jwks,
             "backchannel_logout_uri": self.backchannel_logout_uri,
             "backchannel_logout_session_required": self.backchannel_logout_session_required,
-            "response_types": ["code"],
+            "response_types": ["code"] if "authorization_code" in self.grant_types else [],
         }
 
     def get_client_id(self) -> str:
@@ -113,7 +124,7 @@ class Portal(Base, ClientMixin):
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types

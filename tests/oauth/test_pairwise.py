@@ -62,3 +62,16 @@ def test_default_sector_is_the_redirect_host(db):
         db, redirect_uris=["https://dat-dai.danang.gov.vn/cb", "https://dat-dai.danang.gov.vn/cb2"]
     )
     assert portal.sector_identifier == "dat-dai.danang.gov.vn"
+
+
+def test_public_subject_type_is_shared_and_still_opaque(db, settings, app_ctx):
+    from idp.subjects import subject_for
+    from tests.support.factories import make_citizen, make_portal
+
+    citizen = make_citizen(db, settings)
+    one, _ = make_portal(db, sector_identifier="land.demo", subject_type="public")
+    two, _ = make_portal(db, sector_identifier="tax.demo", subject_type="public")
+    pairwise, _ = make_portal(db, sector_identifier="land.demo")
+    assert subject_for(citizen.id, one) == subject_for(citizen.id, two)
+    assert subject_for(citizen.id, one) != subject_for(citizen.id, pairwise)
+    assert citizen.id not in subject_for(citizen.id, one)
