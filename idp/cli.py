@@ -1041,28 +1041,37 @@ def citizens_verify(source_file: Any, source: str) -> None:
 
 @citizens.command("reset")
 @click.argument("cccd")
-@click.option("--officer", required=True, help="The desk officer who checked the citizen ID card.")
-def citizens_reset(cccd: str, officer: str) -> None:
+@click.option(
+    "--officer",
+    required=True,
+    help="Email of the desk officer's staff account who checked the citizen ID card.",
+)
+@click.option("--unit", default=None, help="The desk's unit code (default: the officer's).")
+def citizens_reset(cccd: str, officer: str, unit: str | None) -> None:
     """One-stop desk: print a one-time link that lets the citizen choose a new password.
 
     For a citizen who lost both the password and the second factor, after the officer
     checked their citizen ID card: the link needs no code and removes the second factor
-    (the citizen sets it up again). Logged with the officer and the account id.
+    (the citizen sets it up again). Audited with the officer's staff account, the desk's
+    unit and the account id.
     """
     from idp import events
     from idp.citizens.models import Citizen
     from idp.citizens.service import create_password_link
+    from idp.staff import desk
 
     settings = _settings()
     number = "".join(ch for ch in cccd if not ch.isspace())
     if not (len(number) == 12 and number.isascii() and number.isdigit()):
         _fail("CCCD must be the 12 digits of the citizen ID number")
-    officer = officer.strip()
-    if not officer or len(officer) > 100:
-        _fail("--officer must name the officer (at most 100 characters)")
     with _session(settings) as session:
         from sqlalchemy import select
 
+        account = _officer(session, officer.strip())
+        try:
+            unit_code = desk.officer_unit(account, unit)
+        except desk.DeskError as exc:
+            _fail(str(exc))
         citizen = session.scalar(select(Citizen).where(Citizen.cccd == number))
         if citizen is None:
             _fail("no account has this citizen ID number")
@@ -1070,7 +1079,9 @@ def citizens_reset(cccd: str, officer: str) -> None:
             session, citizen_id=citizen.id, ttl=settings.set_password_ttl, purpose="desk_reset"
         )
         session.commit()
-        events.emit("citizen.desk_reset", citizen_id=citizen.id, officer=officer)
+        events.emit(
+            "citizen.desk_reset", citizen_id=citizen.id, staff_id=account.id, unit=unit_code
+        )
         out = {
             "id": citizen.id,
             "reset_url": f"{settings.issuer}/reset/{token}",

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -365,11 +366,23 @@ def _desk(live: Any, *args: str) -> Any:
     return CliRunner().invoke(main, ["citizens", "reset", *args], env=env)
 
 
-def test_a_desk_reset_needs_no_code_and_removes_the_second_factor(live, clock):
+@pytest.fixture
+def officer_email(live):
+    from idp.staff import service as staff
+
+    email = f"desk-{uuid.uuid4().hex[:8]}@danang.gov.vn"
+    with live.session() as db:
+        staff.add_staff(db, email=email, roles=["desk_officer"], unit_code="48")
+        staff.add_staff(db, email="auditor-" + email, roles=["auditor"], unit_code=None)
+        db.commit()
+    return email
+
+
+def test_a_desk_reset_needs_no_code_and_removes_the_second_factor(live, clock, officer_email):
     citizen = live.make_citizen()
     with live.session() as db:
         enrol(db, live.app.extensions["idp.store"], live.settings, citizen["id"], clock)
-    result = _desk(live, citizen["identifier"], "--officer", "Trần Văn Bình")
+    result = _desk(live, citizen["identifier"], "--officer", officer_email)
     assert result.exit_code == 0, result.output
     url = json.loads(result.stdout)["reset_url"]
     assert url.startswith(live.url + "/reset/")
@@ -398,9 +411,14 @@ def test_a_desk_reset_needs_no_code_and_removes_the_second_factor(live, clock):
         ["079099000123"],
         ["x" * 12, "--officer", "A"],
         ["079099000123", "--officer", " "],
+        ["{cccd}", "--officer", "nobody@danang.gov.vn"],  # no such staff account
+        ["{cccd}", "--officer", "auditor-{officer}"],  # not a desk officer
+        ["{cccd}", "--officer", "{officer}", "--unit", "99999"],  # no such unit
     ],
 )
-def test_desk_reset_bad_input_exits_2(live, args):
+def test_desk_reset_bad_input_exits_2(live, args, officer_email):
+    citizen = live.make_citizen()
+    args = [a.format(cccd=citizen["identifier"], officer=officer_email) for a in args]
     result = _desk(live, *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
