@@ -1160,7 +1160,7 @@ DEMO_PURPOSES: dict[str, dict[str, Any]] = {
 def demo(base_port: int) -> None:
     """Register the two demo portals (idempotent) and write their settings to the data folder."""
 
-    from idp.admin.service import register_portal
+    from idp.admin.service import register_portal, update_portal
     from idp.portals.service import by_client_id, rotate_secret, set_backchannel
 
     settings = _settings()
@@ -1170,6 +1170,7 @@ def demo(base_port: int) -> None:
         (
             "demo-land",
             "Cổng Đăng ký đất đai Đà Nẵng",
+            "Da Nang Land Registration",
             "land",
             base_port,
             "openid profile address cccd",
@@ -1179,6 +1180,7 @@ def demo(base_port: int) -> None:
         (
             "demo-business",
             "Cổng Cấp phép kinh doanh Đà Nẵng",
+            "Da Nang Business Licensing",
             "business",
             base_port + 1,
             "openid profile address",
@@ -1187,13 +1189,15 @@ def demo(base_port: int) -> None:
     ]
     out: dict[str, Any] = {}
     with _session(settings) as session:
-        for client_id, name, key, port, scope, extra_scope in portals:
+        for client_id, name, name_en, key, port, scope, extra_scope in portals:
             base = f"http://127.0.0.1:{port}"
             known = by_client_id(session, client_id)
             if known is None:
                 reg = register_portal(
                     session,
                     name=name,
+                    name_en=name_en,
+                    contact_email=f"{key}@demo.example.gov.vn",
                     redirect_uris=[f"{base}/callback"],
                     post_logout_redirect_uris=[f"{base}/"],
                     scope=f"{scope} {extra_scope}",
@@ -1206,6 +1210,8 @@ def demo(base_port: int) -> None:
                 )
                 secret = reg.client_secret
             else:
+                if not known.name_en:
+                    update_portal(session, client_id=client_id, name_en=name_en)
                 if not known.backchannel_logout_uri:
                     set_backchannel(
                         session,
