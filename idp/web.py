@@ -34,9 +34,17 @@ def rotate_browser_session() -> None:
 
 
 def get_locale() -> str:
-    """Pick the page language: explicit choice, then ui_locales, then the default."""
+    """Pick the page language: a switch on this request (``?lang=``, remembered), the
+    citizen's remembered choice, the portal's ``ui_locales``, the browser's
+    ``Accept-Language``, then the default.
+
+    The citizen's own choice outranks the portal's hint (as in Keycloak): a switch made
+    on one page of a sign-in must hold on the next, which carries the same hint.
+    """
     s = runtime.settings()
-    chosen = request.args.get("lang") if request else None
+    if not request:
+        return s.default_language
+    chosen = request.args.get("lang")
     if chosen in s.languages:
         session["lang"] = chosen
         return chosen
@@ -46,7 +54,8 @@ def get_locale() -> str:
         base = tag.split("-")[0].lower()
         if base in s.languages:
             return base
-    return s.default_language
+    best = request.accept_languages.best_match(s.languages)
+    return best or s.default_language
 
 
 def init_app(app: Flask) -> None:

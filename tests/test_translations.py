@@ -300,3 +300,30 @@ def test_registration_errors_follow_the_chosen_language(client: Any) -> None:
     assert errors["given_name"] == "Use at most 50 characters."
     assert errors["cccd"] == "The citizen ID number (CCCD) must be exactly 12 digits."
     assert "Please correct the fields marked below." in body
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("en-US,en;q=0.9", "en"),
+        ("en-GB", "en"),
+        ("vi-VN,vi;q=0.9,en;q=0.8", "vi"),
+        ("fr-FR,en;q=0.5", "en"),
+        ("fr-FR", "vi"),  # nothing we speak: the default
+        ("", "vi"),
+        ("*", "vi"),
+        ("garbage;;q=abc,,", "vi"),
+    ],
+)
+def test_the_browser_language_is_followed_when_nothing_else_says(
+    client: Any, header: str, expected: str
+) -> None:
+    page = client.get("/signin", headers={"Accept-Language": header} if header else {})
+    assert _HTML_LANG.search(page.get_data(as_text=True)).group(1) == expected
+
+
+def test_an_explicit_choice_outranks_the_browser_and_is_remembered(client: Any) -> None:
+    english = {"Accept-Language": "en-US"}
+    client.get("/signin?lang=vi", headers=english)
+    page = client.get("/signin", headers=english)
+    assert _HTML_LANG.search(page.get_data(as_text=True)).group(1) == "vi"
