@@ -197,7 +197,7 @@ def normalize_phone(value: str) -> str:
     """Return the phone number in E.164 form, or raise ValueError with a lazy message."""
     if not isinstance(value, str):
         raise ValueError(_MSG_NOT_TEXT)
-    value = value.strip()
+    value = unicodedata.normalize("NFKC", value).strip()
     if not value:
         raise ValueError(_MSG_PHONE_REQUIRED)
     if len(value) > PHONE_MAX:
@@ -497,9 +497,24 @@ def _gender(value: str) -> str:
     return value
 
 
+#: What people type between the digits of a number: spaces (any kind), dots, dashes.
+_SEPARATORS = frozenset(" .-\u00a0\u2009\u202f\u2010\u2011\u2012\u2013\u2212\t")
+
+
+def normalize_cccd(value: str) -> str:
+    """Return the ID number as typed, made canonical: full-width digits (NFKC) read as
+    ASCII, and spaces, dots and dashes between digits removed ("079 099.000-123" →
+    "079099000123"). Anything else is left for ``check_cccd`` to refuse."""
+    if not isinstance(value, str) or len(value) > 64:
+        return value
+    value = unicodedata.normalize("NFKC", value).strip()
+    stripped = "".join(ch for ch in value if ch not in _SEPARATORS)
+    return stripped if stripped.isascii() and stripped.isdigit() else value
+
+
 def _cccd(value: str) -> str:
-    """Return the stripped ID number if present, or raise ValueError."""
-    value = value.strip()
+    """Return the ID number (normalised) if present, or raise ValueError."""
+    value = normalize_cccd(value)
     if not value:
         raise ValueError(_MSG_CCCD_REQUIRED)
     return value

@@ -33,6 +33,7 @@ from idp.citizens.validation import (
     ValidationErrors,
     check_cccd,
     communes,
+    normalize_cccd,
     provinces,
     unit_name,
     validate_profile,
@@ -271,10 +272,7 @@ def desk_home(officer: StaffAccount) -> Any:
 
 
 def _cccd_from_form() -> tuple[str, Any]:
-    raw = request.form.get("cccd", "")
-    number = (
-        "".join(ch for ch in raw if ch.isdigit() and ch.isascii())[:12] if len(raw) <= 40 else ""
-    )
+    number = normalize_cccd(request.form.get("cccd", ""))
     if len(number) != 12 or check_cccd(number):
         return "", _l("Type the 12 digits of the citizen ID number printed on the card.")
     return number, None

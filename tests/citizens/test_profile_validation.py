@@ -63,6 +63,8 @@ def texts(errors: Mapping[str, object]) -> dict[str, str]:
         ("84905123456", "+84905123456"),
         ("024 3826 1234", "+842438261234"),
         ("+33 6 12 34 56 78", "+33612345678"),
+        ("0905.123.456", "+84905123456"),
+        ("０９０５ １２３ ４５６", "+84905123456"),  # full-width digits (NFKC)
     ],
 )
 def test_phone_e164(raw: str, e164: str) -> None:
@@ -365,3 +367,22 @@ def test_near_valid_profiles_only_raise_validation_errors(data: dict[str, object
     except ValidationErrors as exc:
         errors = exc.errors
     assert all(isinstance(str(message), str) for message in errors.values())
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("079099000123", "079099000123"),
+        (" 079 099 000 123 ", "079099000123"),
+        ("079.099.000.123", "079099000123"),
+        ("079-099-000-123", "079099000123"),
+        ("０７９０９９０００１２３", "079099000123"),  # full-width digits
+        ("079\u00a0099\u2009000\u2011123", "079099000123"),  # no-break space, thin space, dash
+        ("07909900012a", "07909900012a"),  # not digits: left for check_cccd to refuse
+        ("079_099_000_123", "079_099_000_123"),
+    ],
+)
+def test_cccd_typed_with_separators_is_normalised(raw: str, clean: str) -> None:
+    from idp.citizens.validation import normalize_cccd
+
+    assert normalize_cccd(raw) == clean

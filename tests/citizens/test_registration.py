@@ -83,6 +83,27 @@ def test_a_fresh_registration_waits_for_the_code_then_signs_in(client, db, inbox
     assert client.get("/account").status_code == 200
 
 
+def test_cccd_and_phone_typed_with_separators_are_stored_normalised(client, db, inbox):
+    data = profile_data()
+    cccd, phone = data["cccd"], normalize_phone(data["phone"])
+    typed_cccd = f"{cccd[:3]} {cccd[3:6]}.{cccd[6:9]}-{cccd[9:]}"
+    national = "0" + phone[3:]
+    typed_phone = f"{national[:4]}.{national[4:7]}.{national[7:]}".translate(
+        {ord(d): 0xFF10 + int(d) for d in "0123456789"}  # full-width digits
+    )
+    _, resp = _post(client, **{**data, "cccd": typed_cccd, "phone": typed_phone})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    assert _confirm(client, resp, inbox.code(phone, "registration_code")).status_code == 303
+    row = db.scalar(select(Citizen).where(Citizen.cccd == cccd))
+    assert row is not None
+    assert row.phone == phone
+    # And the number signs in however it is typed.
+    from idp.citizens.service import find_by_identifier
+
+    assert find_by_identifier(db, typed_cccd).id == row.id
+    assert find_by_identifier(db, typed_phone).id == row.id
+
+
 @pytest.mark.parametrize("taken", ["cccd", "email", "phone"])
 def test_taken_details_get_the_same_page_and_the_owner_is_told(client, db, owner, inbox, taken):
     _, fresh = _post(client)
