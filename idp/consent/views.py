@@ -232,7 +232,11 @@ def withdraw_claim(citizen: Any, grant_id: str, item: str) -> Any:
         flash(gettext("This data is not being shared with %(portal)s.", portal=portal.display_name))
     else:
         db.commit()
-        flash(gettext("Done: %(portal)s will no longer receive this data.", portal=portal.display_name))
+        flash(
+            gettext(
+                "Done: %(portal)s will no longer receive this data.", portal=portal.display_name
+            )
+        )
     return redirect(url_for("consent.portals_page"), code=303)
 
 
@@ -247,7 +251,11 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     )
     if receipt is None:
         db.rollback()
-        flash(gettext("Your connection to %(portal)s was already withdrawn.", portal=portal.display_name))
+        flash(
+            gettext(
+                "Your connection to %(portal)s was already withdrawn.", portal=portal.display_name
+            )
+        )
     else:
         db.commit()
         flash(
