@@ -14,6 +14,10 @@ from tests.support.forms import csrf_token, interaction_id
 from tests.support.useragent import auth_request
 
 SWITCH = re.compile(r'<a href="([^"]+)" hreflang="en"')
+FORM_SWITCH = re.compile(
+    r'<button type="submit" form="register-form" name="refresh" value="language" '
+    r'formnovalidate formaction="([^"]+)"'
+)
 
 
 @pytest.fixture
@@ -68,6 +72,44 @@ def test_after_a_failed_registration_the_switch_keeps_the_portal(client, db, por
         action, data={"family_name": "", "interaction": iid, "csrf_token": csrf_token(form_page)}
     )
     assert failed.status_code == 400
-    switched = _switch(client, failed.get_data(as_text=True))
+    failed_page = failed.get_data(as_text=True)
+    switched = client.post(
+        html_lib.unescape(FORM_SWITCH.search(failed_page).group(1)),
+        data={"refresh": "language", "interaction": iid, "csrf_token": csrf_token(failed_page)},
+    ).get_data(as_text=True)
     assert interaction_id(switched) == iid
     assert "Then continue to Da Nang Tax Portal" in switched
+
+
+def test_switching_language_on_the_registration_form_keeps_what_was_typed(client, db, portal):
+    from sqlalchemy import func, select
+
+    from idp.citizens.models import Citizen
+
+    page = _signin_page(client, portal)
+    iid = interaction_id(page)
+    form_page = client.get(f"/register?interaction={iid}&lang=vi").get_data(as_text=True)
+    switch = FORM_SWITCH.search(form_page)
+    assert switch, "the language switch re-submits the registration form"
+    assert 'id="register-form"' in form_page
+    before = db.scalar(select(func.count()).select_from(Citizen))
+    typed = {
+        "family_name": "Nguyễn",
+        "given_name": "Lan",
+        "cccd": "048 190 123456",
+        "street": "12 Bạch Đằng",
+        "password": "một mật khẩu rất dài",
+        "interaction": iid,
+        "refresh": "language",
+        "csrf_token": csrf_token(form_page),
+    }
+    switched = client.post(html_lib.unescape(switch.group(1)), data=typed)
+    assert switched.status_code == 200
+    body = switched.get_data(as_text=True)
+    assert '<html lang="en">' in body
+    for value in ("Nguyễn", "Lan", "048 190 123456", "12 Bạch Đằng"):
+        assert f'value="{value}"' in body
+    assert "một mật khẩu rất dài" not in body  # a password is never sent back
+    assert interaction_id(body) == iid
+    assert "Then continue to Da Nang Tax Portal" in body
+    assert db.scalar(select(func.count()).select_from(Citizen)) == before
