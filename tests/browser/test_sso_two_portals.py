@@ -46,7 +46,9 @@ def register_through_form(page: Any, data: dict[str, str], live_settings: Any) -
     page.fill("#family_name", data["family_name"])
     page.fill("#middle_name", data["middle_name"])
     page.fill("#given_name", data["given_name"])
-    page.fill("#birthdate", data["birthdate"])  # a native <input type=date>
+    # Typed as a Vietnamese writes it: day/month/year.
+    year, month, day = data["birthdate"].split("-")
+    page.fill("#birthdate", f"{day}/{month}/{year}")
     page.select_option("#gender", data["gender"])
     page.fill("#cccd", data["cccd"])
     page.fill("#phone", data["phone"])
