@@ -78,10 +78,26 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
 
     Raises ValidationErrors for malformed fields (including the password policy).
     """
-    profile = validate_profile(form)
-    if password != form.get("password_confirm", ""):
-        raise ValidationErrors({"password_confirm": _l("The two passwords differ.")})
-    password = service.check_password_policy(password, service.own_data(profile))
+    # Every field in one pass, the password included: the citizen sees every problem at once.
+    errors: dict[str, Any] = {}
+    profile = None
+    typed = password
+    try:
+        profile = validate_profile(form)
+    except ValidationErrors as exc:
+        errors.update(exc.errors)
+    try:
+        # Without a valid profile, what the password must not be made of is checked at the
+        # next submit.
+        password = service.check_password_policy(
+            password, service.own_data(profile) if profile else ()
+        )
+    except ValidationErrors as exc:
+        errors.update(exc.errors)
+    if typed != form.get("password_confirm", "") and "password" not in errors:
+        errors["password_confirm"] = _l("The two passwords differ.")
+    if errors or profile is None:
+        raise ValidationErrors(errors)
     password_hash = service.hash_password(hasher, password)
     db = get_db()
     found = owners(db, profile)

@@ -329,3 +329,22 @@ def test_an_owner_gets_one_notice_an_hour_however_many_attempts(client, db, owne
         assert _post(client, phone=phone, **taken)[1].status_code == 200
     assert len(inbox.to(owner.profile["email"], "registration_attempt")) == 1
     assert len(inbox.to(normalize_phone(phone), "registration_taken")) == 1
+
+
+def test_every_field_is_checked_in_one_pass_and_summarised_with_links(client, db):
+    before = _count(db)
+    data = profile_data()
+    form = {**data, "family_name": "", "cccd": "12345", "password": "123", "password_confirm": "1"}
+    form["csrf_token"] = page_csrf(client, "/register?lang=en")
+    resp = client.post("/register?lang=en", data=form)
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus[^>]*>(.*?)</div>', html, re.S)
+    assert summary, "an error summary, focused when the page opens"
+    links = re.findall(r'<a href="#([a-z_]+)">', summary.group(1))
+    # The password is judged in the same pass as the profile, not after it is fixed.
+    assert {"family_name", "cccd", "password"} <= set(links), links
+    for name in links:
+        assert f'id="{name}"' in html
+        assert re.search(rf'id="{name}"[^>]*aria-invalid="true"', html, re.S), name
+    assert _count(db) == before
