@@ -292,6 +292,7 @@ def register() -> Any:
                 request.form.get("password", ""),
                 interaction=inter.id if inter else None,
                 hasher=_hasher(),
+                authorize_params=inter.params if inter else None,
             )
         except ValidationErrors as exc:
             errors = dict(exc.errors)
@@ -326,6 +327,7 @@ def register_code() -> Any:
     """Finish a registration with the code sent by SMS; continue the portal's sign-in."""
     pending = request.form.get("pending", "")
     iid = registration.pending_interaction(pending)
+    again = registration.pending_authorize(pending)
     inter = None
     if iid:
         inter = flow.load(runtime.store(), iid, browser_binding(create=False))
@@ -334,7 +336,13 @@ def register_code() -> Any:
     except ValidationErrors as exc:
         return _registration_code_page(pending, inter, exc.errors["code"])
     if inter is not None and inter.state != flow.LOGIN_PENDING:
-        inter = None  # the portal's sign-in step ended meanwhile: go to the account
+        inter = None  # the portal's sign-in step ended meanwhile
+    if inter is None and again:
+        # The sign-in step expired while the citizen registered: the account exists now,
+        # and the portal's request starts again (it goes on to consent, then back).
+        response = _signed_in(citizen.id, None)
+        response.headers["Location"] = url_for("oauth.authorize", **again)
+        return response
     return _signed_in(citizen.id, inter)
 
 

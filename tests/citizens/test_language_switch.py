@@ -113,3 +113,46 @@ def test_switching_language_on_the_registration_form_keeps_what_was_typed(client
     assert interaction_id(body) == iid
     assert "Then continue to Da Nang Tax Portal" in body
     assert db.scalar(select(func.count()).select_from(Citizen)) == before
+
+
+def test_registration_finished_after_the_step_expired_starts_the_portals_request_again(
+    client, db, store, inbox, portal
+):
+    from urllib.parse import parse_qs, urlsplit
+
+    from sqlalchemy import select
+
+    from idp.citizens.models import Citizen
+    from idp.citizens.validation import normalize_phone
+    from idp.interaction import _key
+    from tests.support.factories import PASSWORD, profile_data
+
+    page = _signin_page(client, portal)
+    iid = interaction_id(page)
+    form_page = client.get(f"/register?interaction={iid}").get_data(as_text=True)
+    data = profile_data()
+    form = {**data, "password": PASSWORD, "password_confirm": PASSWORD, "interaction": iid}
+    form["csrf_token"] = csrf_token(form_page)
+    sent = client.post(_action(form_page), data=form)
+    assert sent.status_code == 200
+    sent.close()
+    store.delete(_key(iid))  # the portal's sign-in step expires while the SMS travels
+    code = inbox.code(normalize_phone(data["phone"]), "registration_code")
+    pending = re.search(r'name="pending" value="([^"]+)"', sent.get_data(as_text=True))[1]
+    done = client.post(
+        "/register/code",
+        data={"pending": pending, "code": code, "csrf_token": csrf_token(form_page)},
+    )
+    assert done.status_code == 303
+    # The account exists, and the browser goes back to the portal's own request.
+    assert db.scalar(select(Citizen).where(Citizen.cccd == data["cccd"])) is not None
+    again = urlsplit(done.headers["Location"])
+    assert again.path == "/authorize"
+    params = parse_qs(again.query)
+    assert params["client_id"] == [portal.client_id]
+    assert params["state"]
+    assert params["redirect_uri"] == [portal.redirect_uri]
+    # Signed in now: the request goes on to the consent page (then back to the portal).
+    follow = client.get(done.headers["Location"])
+    assert follow.status_code in (302, 303)
+    assert urlsplit(follow.headers["Location"]).path == "/consent"
