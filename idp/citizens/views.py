@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 
 from idp import assurance, events, runtime
 from idp import interaction as flow
@@ -153,6 +154,45 @@ def _code_step(inter: flow.Interaction | None) -> tuple[str, str] | None:
     ):
         return "step_up", sso.citizen_id
     return None
+
+
+_PAGE_EXPIRED = _l(
+    "This page was open too long, so it was not sent (a safety measure). What you typed is "
+    "kept below: check it and send it again."
+)
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_expired(exc: CSRFError) -> Any:
+    """A form sent with a missing or stale CSRF token: the registration and sign-in forms
+    come back with what was typed (never a password) and a message; others get the
+    generic page. Nothing is written either way."""
+    from idp.errors import error_page, http_message
+
+    if request.method == "POST" and request.endpoint in ("citizens.register", "citizens.signin"):
+        inter = _interaction()
+        if request.endpoint == "citizens.register":
+            values = _form_values()
+            province = _int(values.get("province"))
+            return render_template(
+                "citizens/register.html",
+                interaction=inter,
+                values=values,
+                errors={},
+                notice=_PAGE_EXPIRED,
+                provinces=provinces(),
+                communes=communes(province) if province else [],
+                genders=GENDERS,
+                portal_name=_portal_name(inter),
+            ), 400
+        return render_template(
+            "citizens/signin.html",
+            interaction=inter,
+            identifier=request.form.get("identifier", "")[:254],
+            error=_PAGE_EXPIRED,
+            portal_name=_portal_name(inter),
+        ), 400
+    return error_page(http_message(400), 400)
 
 
 @bp.route("/signin", methods=["GET", "POST"])

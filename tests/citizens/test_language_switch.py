@@ -156,3 +156,46 @@ def test_registration_finished_after_the_step_expired_starts_the_portals_request
     follow = client.get(done.headers["Location"])
     assert follow.status_code in (302, 303)
     assert urlsplit(follow.headers["Location"]).path == "/consent"
+
+
+@pytest.mark.parametrize("token", ["", "stale.token.value"])
+def test_an_expired_form_comes_back_with_what_was_typed(client, db, portal, token):
+    from sqlalchemy import func, select
+
+    from idp.citizens.models import Citizen
+
+    page = _signin_page(client, portal)
+    iid = interaction_id(page)
+    before = db.scalar(select(func.count()).select_from(Citizen))
+    typed = {
+        "family_name": "Nguyễn",
+        "given_name": "Lan",
+        "cccd": "048190123456",
+        "password": "một mật khẩu rất dài",
+        "password_confirm": "một mật khẩu rất dài",
+        "interaction": iid,
+        "csrf_token": token,
+    }
+    back = client.post(f"/register?interaction={iid}&lang=en", data=typed)
+    assert back.status_code == 400
+    html = back.get_data(as_text=True)
+    assert 'id="page-expired"' in html
+    assert "This page was open too long" in html
+    for value in ("Nguyễn", "Lan", "048190123456"):
+        assert f'value="{value}"' in html
+    assert "một mật khẩu rất dài" not in html
+    assert interaction_id(html) == iid
+    assert db.scalar(select(func.count()).select_from(Citizen)) == before
+    signin = client.post(
+        f"/signin?interaction={iid}&lang=en",
+        data={"identifier": "0905 123 456", "password": "x" * 12, "csrf_token": token},
+    )
+    assert signin.status_code == 400
+    html = signin.get_data(as_text=True)
+    assert "This page was open too long" in html
+    assert 'value="0905 123 456"' in html
+    assert "x" * 12 not in html
+    # Any other form still gets the plain page.
+    other = client.post("/account/portals/x/withdraw", data={"csrf_token": token})
+    assert other.status_code == 400
+    assert "This page was open too long" not in other.get_data(as_text=True)
