@@ -24,6 +24,14 @@ class ClaimEntry:
     purpose: str
     decided_at: dt.datetime
     withdrawn_at: dt.datetime | None = None
+    #: The portal declared it cannot serve the citizen without this item.
+    required: bool = False
+
+
+def _required(notice: Any, item: str) -> bool:
+    purposes = getattr(notice, "purposes", None) or {}
+    entry = purposes.get(item)
+    return bool(isinstance(entry, dict) and entry.get("required"))
 
 
 @dataclass
@@ -62,6 +70,7 @@ def connections(db: Session, *, citizen_id: str, lang: str, live: bool = True) -
                     r.granted,
                     purpose_text(look.notice(r.notice_id), r.claim, lang),
                     r.decided_at,
+                    required=_required(look.notice(r.notice_id), r.claim),
                 )
                 for r in claim_decisions(db, grant.id)
             ]

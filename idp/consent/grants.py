@@ -390,7 +390,13 @@ def own_grant(db: Session, *, citizen_id: str, grant_id: str) -> ConsentGrant | 
 
 
 def receipt_for(
-    db: Session, *, grant: ConsentGrant, issuer: str, action: str, decisions: dict[str, bool]
+    db: Session,
+    *,
+    grant: ConsentGrant,
+    issuer: str,
+    action: str,
+    decisions: dict[str, bool],
+    withdrawn: list[str] | None = None,
 ) -> Any:
     """Sign and store a receipt for the grant's decisions (with the values' assurance)."""
     portal = portals.get_portal(db, grant.portal_id)
@@ -411,6 +417,7 @@ def receipt_for(
         action=action,
         decisions=ordered,
         assurance=levels,
+        withdrawn=sorted(withdrawn, key=item_rank) if withdrawn is not None else None,
     )
 
 
@@ -433,7 +440,12 @@ def withdraw_claim_with_receipt(
     decisions = {r.claim: r.granted for r in claim_decisions(db, grant_id)}
     decisions[item] = False
     return receipt_for(
-        db, grant=grant, issuer=issuer, action="claim_withdrawn", decisions=decisions
+        db,
+        grant=grant,
+        issuer=issuer,
+        action="claim_withdrawn",
+        decisions=decisions,
+        withdrawn=[item],
     )
 
 
@@ -451,7 +463,9 @@ def withdraw_grant_with_receipt(
     grant = own_grant(db, citizen_id=citizen_id, grant_id=grant_id)
     if grant is None or grant.revoked_at is not None:
         return None
-    before = [r.claim for r in claim_decisions(db, grant_id)]
+    decided = claim_decisions(db, grant_id)
+    before = [r.claim for r in decided]
+    shared = [r.claim for r in decided if r.granted]
     if withdraw(db, grant_id=grant_id, citizen_id=citizen_id, reason=reason) is None:
         return None
     tokens.revoke_grant(db, grant_id, "consent_withdrawn")
@@ -464,7 +478,12 @@ def withdraw_grant_with_receipt(
         )
     # The receipt states the grant after the action: nothing is granted any more.
     return receipt_for(
-        db, grant=grant, issuer=issuer, action="withdrawn", decisions=dict.fromkeys(before, False)
+        db,
+        grant=grant,
+        issuer=issuer,
+        action="withdrawn",
+        decisions=dict.fromkeys(before, False),
+        withdrawn=shared,
     )
 
 

@@ -64,8 +64,10 @@ def issue_receipt(
     action: str,
     decisions: dict[str, bool],
     assurance: dict[str, str] | None = None,
+    withdrawn: list[str] | None = None,
 ) -> Receipt:
-    """Sign and store a receipt for this grant's current (or final) state."""
+    """Sign and store a receipt for this grant's current (or final) state; a withdrawal's
+    receipt also names the items it withdrew (``withdrawn``)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown receipt action {action!r}")
     receipt_id = str(uuid.uuid4())
@@ -84,6 +86,8 @@ def issue_receipt(
         "notice": {"version": notice.version, "hash": notice.hash} if notice else None,
         "time": iso_utc(dt.datetime.fromtimestamp(now, dt.UTC)),
     }
+    if withdrawn is not None:
+        payload["withdrawn"] = list(withdrawn)
     key = keys.signing_key(db, RECEIPT_ALG)
     header = {"alg": RECEIPT_ALG, "kid": key.kid, "typ": RECEIPT_TYP}
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

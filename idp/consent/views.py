@@ -6,7 +6,17 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -187,6 +197,12 @@ def _vn_date(when: Any) -> str:
     return display.vietnam_time(when, "%d/%m/%Y")
 
 
+def _item_names(items: list[str]) -> str:
+    """Return claim items as the pages name them, in the page's language."""
+    labels = current_app.jinja_env.get_template("consent/_items.html").module.item_text
+    return "; ".join(str(labels.get(i, i)) for i in items)
+
+
 def _own_grant(citizen: Any, grant_id: str) -> Any:
     """Return the citizen's grant with this id, or raise NotFound (also for others')."""
     grant = None
@@ -234,10 +250,33 @@ def withdraw_claim(citizen: Any, grant_id: str, item: str) -> Any:
         db.commit()
         flash(
             gettext(
-                "Done: %(portal)s will no longer receive this data.", portal=portal.display_name
+                "Done: %(portal)s will no longer receive: %(items)s.",
+                portal=portal.display_name,
+                items=_item_names([item]),
             )
         )
     return redirect(url_for("consent.portals_page"), code=303)
+
+
+@bp.get("/account/portals/<grant_id>/withdraw/confirm")
+@citizen_required
+def confirm_withdraw_grant(citizen: Any, grant_id: str) -> Any:
+    """Ask, on a page of its own, before withdrawing a whole grant: name what stops."""
+    grant = _own_grant(citizen, grant_id)
+    db = get_db()
+    found = [
+        c
+        for c in connections.connections(db, citizen_id=citizen.id, lang=lang())
+        if c.grant.id == grant.id
+    ]
+    if not found:
+        raise NotFound(detail="grant not live")
+    connection = found[0]
+    return render_template(
+        "consent/withdraw_confirm.html",
+        connection=connection,
+        shared=[e for e in connection.claims if e.granted],
+    )
 
 
 @bp.post("/account/portals/<grant_id>/withdraw")
@@ -246,6 +285,7 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     grant = _own_grant(citizen, grant_id)
     db = get_db()
     portal = clients.get_portal(db, grant.portal_id)
+    shared = [r.claim for r in consent_grants.claim_decisions(db, grant.id) if r.granted]
     receipt = consent_grants.withdraw_grant_with_receipt(
         db, citizen_id=citizen.id, grant_id=grant.id, issuer=runtime.settings().issuer
     )
@@ -258,13 +298,20 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
         )
     else:
         db.commit()
-        flash(
-            gettext(
+        if shared:
+            message = gettext(
+                "Done: %(portal)s no longer receives any of your data (%(items)s) and is "
+                "signed out. It will ask you again if you sign in there.",
+                portal=portal.display_name,
+                items=_item_names(shared),
+            )
+        else:
+            message = gettext(
                 "Done: %(portal)s no longer receives any of your data and is signed out. "
                 "It will ask you again if you sign in there.",
                 portal=portal.display_name,
             )
-        )
+        flash(message)
     return redirect(url_for("consent.portals_page"), code=303)
 
 

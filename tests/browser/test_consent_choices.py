@@ -271,11 +271,15 @@ def test_withdrawing_the_grant_signs_the_portal_out(phone_page, live, permits, a
 
     # (iv) Withdraw the whole grant.
     page.goto(live.url + "/account/portals")
-    withdraw = portal_card(page, permits).locator(
-        f"button.withdraw-grant#withdraw-{permits.client_id}"
-    )
+    withdraw = portal_card(page, permits).locator(f"a.withdraw-grant#withdraw-{permits.client_id}")
     expect(withdraw).to_be_visible()
     withdraw.click()
+    # Its own confirmation page names what stops, then asks.
+    expect(page.locator("#withdraw-items li")).not_to_have_count(0)
+    expect(page.locator("#confirm-withdraw")).to_be_visible()
+    assert_clean(page)
+    page.click("#confirm-withdraw")
+    expect(page.locator(".notice[role=status]")).to_contain_text(permits.name)
     expect(page.locator("#past-connections")).to_contain_text(permits.name)
     expect(portal_card(page, permits)).to_have_count(0)
     assert_clean(page)

@@ -7,6 +7,7 @@ Runs on both backends through the Flask test client; the token flows are real (a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -466,3 +467,45 @@ def test_the_consent_page_names_the_portal_in_the_page_language(client, db, citi
     html = page.get_data(as_text=True)
     assert "Da Nang Tax Portal asks for your data" in html
     assert "Cổng Thuế Đà Nẵng" not in html
+
+
+def test_withdrawing_is_asked_named_and_warned_about(client, db, citizen):
+    from joserfc import jws
+
+    purposes = {
+        "name": {"purpose": {"vi": "Xưng hô", "en": "To address you"}, "required": True},
+        "birthdate": {"purpose": {"vi": "Tuổi", "en": "Your age"}, "required": False},
+    }
+    portal = new_portal(db, scope="openid profile", purposes=purposes)
+    obtain_tokens(client, portal, citizen, scope="openid profile")
+    grant_id = grant_of(db, citizen, portal)
+    page = sections(check_html(client.get("/account/portals?lang=en"), 200))[portal.client_id]
+    # A required item warns before it is withdrawn; an optional one does not.
+    warning = re.search(rf'id="required-{portal.client_id}-name">(.*?)</p>', page, re.S)
+    assert warning
+    assert "may stop working for you" in warning.group(1)
+    assert f"required-{portal.client_id}-birthdate" not in page
+    # "Withdraw all access" is a link to its own confirmation page, not a form.
+    assert f'href="/account/portals/{grant_id}/withdraw/confirm"' in page
+    confirm = check_html(client.get(f"/account/portals/{grant_id}/withdraw/confirm?lang=en"), 200)
+    listed = re.findall(r'<li data-claim="([a-z_]+)"', confirm)
+    assert listed == ["name", "birthdate"]
+    assert 'id="withdraw-required"' in confirm
+    assert 'id="confirm-withdraw"' in confirm
+    assert grant_of(db, citizen, portal) == grant_id  # asking withdrew nothing
+    done = post_form(client, f"/account/portals/{grant_id}/withdraw")
+    assert done.status_code == 303
+    shown = check_html(client.get("/account/portals?lang=en"), 200)
+    assert "Your full name; Your date of birth" in shown
+    # The receipt names what was withdrawn.
+    receipt = db.scalars(
+        select(Receipt).where(Receipt.grant_id == grant_id, Receipt.action == "withdrawn")
+    ).one()
+    payload = json.loads(jws.extract_compact(receipt.jws.encode()).payload)
+    assert payload["withdrawn"] == ["name", "birthdate"]
+
+
+def test_confirmation_page_of_someone_elses_or_a_past_grant_is_not_found(client, db, citizen):
+    sign_in(client, citizen)
+    for grant_id in (str(uuid.uuid4()), "not-a-uuid"):
+        check_error_page(client.get(f"/account/portals/{grant_id}/withdraw/confirm"), 404)

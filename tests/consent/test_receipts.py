@@ -140,7 +140,10 @@ class Journey:
         return withdraw_grant_id(page.text, self.portal["client_id"])
 
     def account_post(self, action: str) -> None:
-        page = self.ua.http.get(f"{self.live.url}/account/portals", timeout=TIMEOUT)
+        # Withdrawing a whole grant is asked on a page of its own.
+        grant = action.endswith("/withdraw") and "/claims/" not in action
+        where = action + "/confirm" if grant else "/account/portals"
+        page = self.ua.http.get(f"{self.live.url}{where}", timeout=TIMEOUT)
         resp = self.ua.post_form(page, action)
         assert resp.status_code == 303, (resp.status_code, resp.text[:300])
 

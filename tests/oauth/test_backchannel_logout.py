@@ -167,7 +167,9 @@ def test_withdrawing_a_whole_grant_sends_a_logout_token(app, db, browser, receiv
     from idp.consent.grants import live_grants
 
     grant_id = live_grants(db, browser.citizen.id)[0].id
-    html = browser.client.get("/account/portals").get_data(as_text=True)
+    html = browser.client.get(f"/account/portals/{grant_id}/withdraw/confirm").get_data(
+        as_text=True
+    )
     resp = browser.client.post(
         f"/account/portals/{grant_id}/withdraw", data={"csrf_token": csrf_token(html)}
     )
@@ -218,7 +220,9 @@ def test_one_trigger_after_another_sends_one_token(app, db, browser, receiver):
     from idp.consent.grants import live_grants
 
     grant_id = live_grants(db, browser.citizen.id)[0].id
-    html = browser.client.get("/account/portals").get_data(as_text=True)
+    html = browser.client.get(f"/account/portals/{grant_id}/withdraw/confirm").get_data(
+        as_text=True
+    )
     browser.client.post(
         f"/account/portals/{grant_id}/withdraw", data={"csrf_token": csrf_token(html)}
     )

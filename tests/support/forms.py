@@ -78,6 +78,6 @@ def continue_link(html: str) -> str:
 def withdraw_grant_id(html: str, client_id: str) -> str:
     """Return the grant id of a portal's withdraw form on the connected-portals page."""
     section = html.split(f'data-client-id="{client_id}"', 1)[1]
-    match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw"', section)
+    match = re.search(r'/account/portals/([0-9a-f-]{36})/withdraw(?:/confirm)?"', section)
     assert match, "no withdraw form for the portal"
     return match.group(1)
