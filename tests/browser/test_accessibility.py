@@ -124,6 +124,10 @@ def test_every_page_has_no_axe_violation(audit_page, live, portals, backend):
     ):
         page.goto(live.url + path)
         audit.check(label)
+    page.goto(live.url + "/account/portals")
+    page.locator("a.withdraw-grant").first.click()
+    expect(page.locator("#confirm-withdraw")).to_be_visible()
+    audit.check("withdraw confirmation")
 
     assert audit.found == [], "\n".join(audit.found)
 
