@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,9 +17,25 @@ from idp.consent.models import ConsentClaim, ConsentGrant
 from idp.consent.releases import HistoryEntry, _entries, history
 from idp.db import iso_utc
 
+#: The CSV's columns: (key, header shown to the citizen). Headers follow the page's
+#: language; the JSON export keeps machine names.
+HISTORY_COLUMNS = (
+    ("time_vietnam", _l("Time (Vietnam, UTC+7)")),
+    ("portal", _l("Portal")),
+    ("channel", _l("How it was sent")),
+    ("items", _l("Data shared")),
+    ("purposes", _l("Purposes")),
+    ("assurance", _l("Declared or verified")),
+    ("claims", _l("Claim names (OpenID Connect)")),
+    ("client_id", _l("Portal identifier (client_id)")),
+    ("notice_version", _l("Notice version")),
+    ("time_utc", _l("Time (UTC, ISO 8601)")),
+)
+
 
 def history_csv(entries: Iterable[HistoryEntry]) -> str:
-    """Return the history as CSV text (one line per release; names, never values)."""
+    """Return the history as CSV text (one line per release; names, never values), with
+    headers in the page's language and times in Vietnam time to the second."""
 
     def cell(value: str) -> str:
         # OWASP CSV injection: text a spreadsheet would run as a formula is quoted.
@@ -26,35 +43,21 @@ def history_csv(entries: Iterable[HistoryEntry]) -> str:
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(
-        [
-            "time_utc",
-            "time_vietnam",
-            "portal",
-            "client_id",
-            "channel",
-            "claims",
-            "items",
-            "purposes",
-            "notice_version",
-            "assurance",
-        ]
-    )
+    writer.writerow([str(header) for _, header in HISTORY_COLUMNS])
     for e in entries:
-        writer.writerow(
-            [
-                iso_utc(e.released_at),
-                vietnam_time(e.released_at),
-                cell(e.portal_name),
-                cell(e.client_id),
-                e.channel,
-                " ".join(e.claims),
-                " ".join(e.items),
-                cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
-                "" if e.notice_version is None else str(e.notice_version),
-                " ".join(f"{i}:{level}" for i, level in e.assurance.items()),
-            ]
-        )
+        row = {
+            "time_vietnam": vietnam_time(e.released_at, "%d/%m/%Y %H:%M:%S"),
+            "portal": cell(e.portal_name),
+            "channel": e.channel,
+            "items": " ".join(e.items),
+            "purposes": cell(" | ".join(f"{i}: {p}" for i, p in e.purposes.items())),
+            "assurance": " ".join(f"{i}:{level}" for i, level in e.assurance.items()),
+            "claims": " ".join(e.claims),
+            "client_id": cell(e.client_id),
+            "notice_version": "" if e.notice_version is None else str(e.notice_version),
+            "time_utc": iso_utc(e.released_at),
+        }
+        writer.writerow([row[key] for key, _ in HISTORY_COLUMNS])
     return buf.getvalue()
 
 

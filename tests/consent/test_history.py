@@ -233,17 +233,38 @@ def test_another_citizens_portal_is_not_a_filter(client, db, settings, citizen, 
     assert theirs.client_id not in json.dumps(full)
 
 
+def _by_key(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Key an English CSV's rows by the machine names of its columns."""
+    from idp.consent.exports import HISTORY_COLUMNS
+
+    names = {str(header): key for key, header in HISTORY_COLUMNS}
+    return [{names[h]: v for h, v in row.items()} for row in rows]
+
+
+def test_csv_headers_follow_the_page_language(client, db, citizen, two_portals):
+    sign_in(client, citizen)
+    vietnamese = client.get("/account/history.csv?lang=vi").get_data().decode("utf-8-sig")
+    english = client.get("/account/history.csv?lang=en").get_data().decode("utf-8-sig")
+    vi_rows = list(csv.reader(io.StringIO(vietnamese)))
+    en_rows = list(csv.reader(io.StringIO(english)))
+    assert vi_rows[0][:3] == ["Thời gian (giờ Việt Nam, UTC+7)", "Cổng", "Cách gửi"]
+    assert en_rows[0][:3] == ["Time (Vietnam, UTC+7)", "Portal", "How it was sent"]
+    # The same releases at the same times; only words (headers, purposes) change.
+    assert [r[0] for r in vi_rows[1:]] == [r[0] for r in en_rows[1:]]
+    assert len(vi_rows) == len(en_rows) == 46
+
+
 def test_csv_export(client, db, citizen, two_portals):
     land, tax = two_portals
     sign_in(client, citizen)
-    resp = client.get("/account/history.csv")
+    resp = client.get("/account/history.csv?lang=en")
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
     assert resp.headers["Content-Disposition"].startswith("attachment;")
     assert ".csv" in resp.headers["Content-Disposition"]
     assert resp.headers["Cache-Control"] == "no-store"
     text_ = resp.get_data().decode("utf-8-sig")
-    table = list(csv.DictReader(io.StringIO(text_)))
+    table = _by_key(list(csv.DictReader(io.StringIO(text_))))
     assert len(table) == 45
     assert table[0]["time_utc"] >= table[-1]["time_utc"]
     assert [r["time_utc"] for r in table] == sorted((r["time_utc"] for r in table), reverse=True)
@@ -251,14 +272,14 @@ def test_csv_export(client, db, citizen, two_portals):
     assert {r["channel"] for r in table} == set(CHANNELS)
     newest = table[0]
     assert newest["client_id"] == land.client_id
-    assert newest["time_vietnam"] == "06/01/2026 01:28"
+    assert newest["time_vietnam"] == "06/01/2026 01:28:00"  # Vietnam time, to the second
     assert newest["claims"].split() == ["email", "family_name", "name", "sub"]
-    assert "Mục đích thử nghiệm: email" in newest["purposes"]
+    assert "Test purpose: email" in newest["purposes"]
     for value in values_of(citizen):
         assert value not in text_
 
-    filtered = client.get(f"/account/history.csv?portal={tax.client_id}")
-    table = list(csv.DictReader(io.StringIO(filtered.get_data().decode("utf-8-sig"))))
+    filtered = client.get(f"/account/history.csv?portal={tax.client_id}&lang=en")
+    table = _by_key(list(csv.DictReader(io.StringIO(filtered.get_data().decode("utf-8-sig")))))
     assert len(table) == 15
     assert {r["client_id"] for r in table} == {tax.client_id}
 
