@@ -279,3 +279,15 @@ def test_csp_blocks_inline_script_and_our_pages_need_none(page, live, portals):
     page.wait_for_timeout(200)
     assert page.evaluate("() => window.__inlineRan === true") is False
     assert page.log.csp_violations(), "the injected inline script was not reported as blocked"
+
+
+def test_an_english_browser_gets_english_until_the_citizen_chooses(browsing, live):
+    page = browsing.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    page.goto(live.url + "/signin")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("main h1")).to_have_text("Sign in")
+    page.locator('nav.lang a[hreflang="vi"]').click()
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    page.goto(live.url + "/signin")
+    expect(page.locator("html")).to_have_attribute("lang", "vi")  # the choice is kept
+    assert_clean(page)
