@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from idp.oauth.logout import bp as logout_bp
     from idp.oauth.server import build_server
     from idp.oauth.views import bp as oauth_bp
+    from idp.pages import bp as pages_bp
     from idp.ratelimit import Limiter
     from idp.runtime import make_outbox
     from idp.staff.views import bp as staff_bp
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(contacts_bp)
     app.register_blueprint(browsers_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(pages_bp)
     # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
     for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
         csrf.exempt(f"idp.oauth.views.{view}")

@@ -94,6 +94,16 @@ class Settings:
     #: portal needs verified (``[{"name": {"vi", "en"}, "address", "hours"}]``); default:
     #: the list shipped with the service.
     desks_file: Path | None = None
+    #: IDP_OPERATOR_NAME, IDP_OPERATOR_NAME_EN — who runs the service (the data controller),
+    #: in the header and footer of every page (English falls back to the Vietnamese name).
+    operator_name: str = "Đơn vị vận hành thử nghiệm"
+    operator_name_en: str = ""
+    #: IDP_OPERATOR_LOGO — an SVG or PNG file shown in the header (served from this origin).
+    operator_logo: Path | None = None
+    #: IDP_OPERATOR_HOTLINE — the phone number citizens call for help (footer, help page).
+    operator_hotline: str = ""
+    #: IDP_OPERATOR_HELP_URL — where "Help" leads (default: the service's own help page).
+    operator_help_url: str = ""
     #: IDP_KEY_OVERLAP — after ``idp keys rotate``, seconds the next signing key is
     #: published in the JWKS before it signs (portals refresh their cached JWKS).
     key_overlap: int = 3600
@@ -144,6 +154,8 @@ class Settings:
             kw["data_dir"] = Path(env["IDP_DATA_DIR"])
         if env.get("IDP_DESKS_FILE"):
             kw["desks_file"] = Path(env["IDP_DESKS_FILE"])
+        if env.get("IDP_OPERATOR_LOGO"):
+            kw["operator_logo"] = Path(env["IDP_OPERATOR_LOGO"])
         if env.get("IDP_OUTBOX_DIR"):
             kw["outbox_dir"] = Path(env["IDP_OUTBOX_DIR"])
         if "IDP_SMTP_STARTTLS" in env:
@@ -159,6 +171,10 @@ class Settings:
             ("IDP_PAIRWISE_SALT", "pairwise_salt"),
             ("IDP_KEY_ENCRYPTION_KEY", "key_encryption_key"),
             ("IDP_TOTP_ISSUER", "totp_issuer"),
+            ("IDP_OPERATOR_NAME", "operator_name"),
+            ("IDP_OPERATOR_NAME_EN", "operator_name_en"),
+            ("IDP_OPERATOR_HOTLINE", "operator_hotline"),
+            ("IDP_OPERATOR_HELP_URL", "operator_help_url"),
             ("IDP_MAIL_FROM", "mail_from"),
             ("IDP_SMTP_HOST", "smtp_host"),
             ("IDP_SMTP_USERNAME", "smtp_username"),
@@ -248,6 +264,19 @@ class Settings:
         elif len(self.totp_issuer) > 64 or ":" in self.totp_issuer:
             # Key URI format: the issuer is the label's prefix, separated by a colon.
             raise SettingsError("IDP_TOTP_ISSUER must be at most 64 characters, without ':'")
+        if not 1 <= len(self.operator_name) <= 200 or len(self.operator_name_en) > 200:
+            raise SettingsError("IDP_OPERATOR_NAME and IDP_OPERATOR_NAME_EN: 1 to 200 characters")
+        if len(self.operator_hotline) > 40 or not all(
+            c.isdigit() or c in " +.-()" for c in self.operator_hotline
+        ):
+            raise SettingsError("IDP_OPERATOR_HOTLINE must be a phone number (digits, + . - ( ))")
+        if self.operator_help_url and not self.operator_help_url.startswith(("https://", "/")):
+            raise SettingsError("IDP_OPERATOR_HELP_URL must be an https URL or a path here")
+        if self.operator_logo is not None and (
+            self.operator_logo.suffix.lower() not in (".svg", ".png")
+            or not self.operator_logo.is_file()
+        ):
+            raise SettingsError("IDP_OPERATOR_LOGO must be an existing .svg or .png file")
         data_dir = Path(self.data_dir).expanduser().resolve()
         changes["data_dir"] = data_dir
         if not self.mail_from:

@@ -89,7 +89,17 @@ def init_app(app: Flask) -> None:
     def _template_globals() -> dict[str, Any]:
         from flask_babel import get_locale as babel_locale
 
+        settings = runtime.settings()
+        lang = str(babel_locale() or "vi")
         return {
-            "current_lang": str(babel_locale() or "vi"),
-            "languages": runtime.settings().languages,
+            "current_lang": lang,
+            "languages": settings.languages,
+            "operator": {
+                "name": (settings.operator_name_en or settings.operator_name)
+                if lang == "en"
+                else settings.operator_name,
+                "logo": settings.operator_logo is not None,
+                "hotline": settings.operator_hotline,
+                "help_url": settings.operator_help_url,
+            },
         }

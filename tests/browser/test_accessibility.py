@@ -101,6 +101,10 @@ def test_every_page_has_no_axe_violation(audit_page, live, portals, backend):
     audit.check("error page")
     page.goto(f"{live.url}/staff/signin")
     audit.check("staff sign-in")
+    page.goto(f"{live.url}/help")
+    audit.check("help")
+    page.goto(f"{live.url}/privacy")
+    audit.check("privacy notice")
 
     # A portal, its sign-in, consent, and back.
     page.goto(land.url + "/")
