@@ -235,6 +235,7 @@ class Settings:
             ("code_ttl", 1),
             ("session_ttl", 1),
             ("session_idle_ttl", 0),
+            ("interaction_ttl", 60),
             ("set_password_ttl", 1),
             ("reset_ttl", 60),
             ("staff_session_ttl", 60),

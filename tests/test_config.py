@@ -64,6 +64,12 @@ def test_values_from_environment(tmp_path):
         ("IDP_ARGON2_TIME_COST", "0"),
         ("IDP_LANGUAGES", "fr"),
         ("IDP_CODE_TTL", "-5"),
+        ("IDP_INTERACTION_TTL", "0"),
+        ("IDP_OPERATOR_HOTLINE", "call us"),
+        ("IDP_OPERATOR_HELP_URL", "javascript:alert(1)"),
+        ("IDP_OPERATOR_HELP_URL", "http://help.example"),
+        ("IDP_OPERATOR_LOGO", "/no/such/logo.svg"),
+        ("IDP_OPERATOR_NAME", "x" * 201),
     ],
 )
 def test_bad_values_stop_start_up(tmp_path, key, value):
