@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export IDP_DATA_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test mutants install install-test lint format clean
+.PHONY: run test screens mutants install install-test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ run: install
 	$(BIN)/idp demo
 	@echo "provider: http://127.0.0.1:5000  portals: http://127.0.0.1:5001  http://127.0.0.1:5002"
 	@$(BIN)/python -m clients.run 5000
+
+## make screens: every page at 360 px in Vietnamese, as PNG files in docs/screens/
+## (the accessibility test's journey, which also saves what it audits).
+screens: install-test
+	rm -f docs/screens/*.png
+	IDP_SCREENS=$(CURDIR)/docs/screens IDP_TEST_BACKENDS=embedded IDP_TEST_REQUIRE_BROWSER=1 \
+	  $(BIN)/python -m pytest -q -p no:randomly tests/browser/test_accessibility.py -k "phone-vi"
 
 ## make test: lint, then the whole suite (both backends; the server leg skips with a
 ## reason when PostgreSQL/Redis are absent, unless IDP_TEST_REQUIRE_SERVER=1).

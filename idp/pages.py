@@ -32,6 +32,9 @@ def privacy_html(lang: str) -> Markup:
     text = source.read_text(encoding="utf-8")
     html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     html = _REPO_LINK.sub(r"\1", html)
+    # Wide tables scroll sideways on a phone: the scrolling box takes the keyboard focus.
+    html = html.replace("<table>", '<div class="table-scroll" tabindex="0"><table>')
+    html = html.replace("</table>", "</table></div>")
     return Markup(html)  # noqa: S704 - rendered from a file shipped with the service
 
 

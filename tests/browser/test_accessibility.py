@@ -10,6 +10,9 @@ the same on both backends, so this runs on the embedded one.
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,16 +51,22 @@ def axe_violations(page: Any) -> list[str]:
 
 
 class Audit:
-    """Collects the violations of every page a journey shows."""
+    """Collects the violations of every page a journey shows; with ``IDP_SCREENS`` set (a
+    folder: ``make screens``), also saves each page as a full-page PNG there."""
 
-    def __init__(self, page: Any):
+    def __init__(self, page: Any, screens: Path | None = None):
         self.page = page
         self.found: list[str] = []
         self.seen: list[str] = []
+        self.screens = screens
 
     def check(self, label: str) -> None:
         self.page.wait_for_load_state("load")
         self.seen.append(label)
+        if self.screens is not None:
+            name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+            path = self.screens / f"{len(self.seen):02d}-{name}.png"
+            self.page.screenshot(path=str(path), full_page=True)
         self.found.extend(f"[{label}] {v}" for v in axe_violations(self.page))
 
 
@@ -72,12 +81,17 @@ def _cases() -> list[Any]:
 
 
 @pytest.mark.parametrize("audit_page", _cases(), indirect=True)
-def test_every_page_has_no_axe_violation(audit_page, live, portals, backend):
+def test_every_page_has_no_axe_violation(audit_page, live, portals, backend, request):
     if backend.name != "embedded":
         pytest.skip("pages are the same on both backends: audited once, on the embedded one")
     page, lang = audit_page
     land, _ = portals
-    audit = Audit(page)
+    screens = os.environ.get("IDP_SCREENS")
+    folder = None
+    if screens and request.node.callspec.id.endswith("phone-vi"):
+        folder = Path(screens)
+        folder.mkdir(parents=True, exist_ok=True)
+    audit = Audit(page, folder)
     citizen = live.make_citizen()
 
     # Signed out.
