@@ -315,6 +315,26 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     return redirect(url_for("consent.portals_page"), code=303)
 
 
+@bp.get("/account/receipts/<receipt_id>")
+@citizen_required
+def receipt_page(citizen: Any, receipt_id: str) -> Any:
+    """What a receipt proves, in plain words, beside its signed file."""
+    db = get_db()
+    row = None
+    if _UUID.fullmatch(receipt_id):
+        row = receipts.get_receipt(db, citizen_id=citizen.id, receipt_id=receipt_id)
+    if row is None:
+        raise NotFound(detail="no such receipt of this citizen")
+    try:
+        payload = receipts.verify_receipt(row.jws, receipts.public_jwks(db))
+        valid = True
+    except receipts.ReceiptError:
+        payload, valid = {}, False
+    return render_template(
+        "consent/receipt.html", receipt=row, payload=payload, valid=valid, lang=lang()
+    )
+
+
 @bp.get("/account/receipts/<receipt_id>.jwt")
 @citizen_required
 def receipt_download(citizen: Any, receipt_id: str) -> Any:

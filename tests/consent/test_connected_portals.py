@@ -509,3 +509,21 @@ def test_confirmation_page_of_someone_elses_or_a_past_grant_is_not_found(client,
     sign_in(client, citizen)
     for grant_id in (str(uuid.uuid4()), "not-a-uuid"):
         check_error_page(client.get(f"/account/portals/{grant_id}/withdraw/confirm"), 404)
+
+
+def test_a_receipt_has_a_page_saying_what_it_proves(client, db, citizen, portal):
+    obtain_tokens(client, portal, citizen, scope="openid profile email")
+    page = check_html(client.get("/account/portals?lang=en"), 200)
+    pages = re.findall(r'<a class="receipt-page" href="(/account/receipts/[0-9a-f-]{36})"', page)
+    assert len(pages) == 1
+    shown = check_html(client.get(pages[0] + "?lang=en"), 200)
+    assert 'id="receipt-valid"' in shown
+    assert "Consent given" in shown
+    assert "Cổng dịch vụ đất đai" in shown
+    granted = re.findall(r'<li data-claim="([a-z_]+)" class="granted">', shown)
+    assert set(granted) == {"name", "birthdate", "gender", "email"}
+    assert f'href="{pages[0]}.jwt"' in shown
+    # The file is still served as before; another id is not found.
+    assert client.get(pages[0] + ".jwt").mimetype == "application/jose"
+    check_error_page(client.get(f"/account/receipts/{uuid.uuid4()}"), 404)
+    check_error_page(client.get("/account/receipts/not-a-receipt"), 404)
