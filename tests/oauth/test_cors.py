@@ -332,7 +332,12 @@ def test_never_on_authorize_logout_or_pages(client, spa):
         client.get("/signin?lang=en", headers={"Origin": web}),
         client.get("/", headers={"Origin": web}),
         client.get("/no-such-page", headers={"Origin": web}),
-        client.post("/introspect", data={"token": "x"}, headers={"Origin": web}),
+        # JSON, naming the portal: the introspection endpoint is for portals' servers.
+        client.post(
+            "/introspect",
+            data={"token": "x", "client_id": portal.client_id},
+            headers={"Origin": web},
+        ),
     ]
     answers += [
         preflight(client, path, web, method)
