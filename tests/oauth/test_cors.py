@@ -72,19 +72,9 @@ def sign_in(client: Any, db: Any, settings: Any, portal: PortalInfo) -> tuple[Br
     return browser, outcome
 
 
-def public_token(client: Any, portal: PortalInfo, outcome: Any, from_origin: str) -> Any:
+def public_token(browser: Browser, portal: PortalInfo, outcome: Any, from_origin: str) -> Any:
     """Exchange the code as a single-page portal does: client_id in the form, no secret."""
-    return client.post(
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": outcome.code,
-            "redirect_uri": portal.redirect_uri,
-            "code_verifier": outcome.verifier,
-            "client_id": portal.client_id,
-        },
-        headers={"Origin": from_origin},
-    )
+    return browser.exchange(portal, outcome, headers={"Origin": from_origin})
 
 
 # -- discovery and JWKS: an origin of any active portal --------------------------------------
@@ -169,8 +159,8 @@ def test_preflight_answers_a_registered_origin(client, spa, path, method, method
 
 def test_token_answers_the_named_public_portal_origin_only(client, db, settings, spa, other):
     portal, web = spa
-    _, outcome = sign_in(client, db, settings, portal)
-    resp = public_token(client, portal, outcome, web)
+    browser, outcome = sign_in(client, db, settings, portal)
+    resp = public_token(browser, portal, outcome, web)
     assert resp.status_code == 200, resp.get_json()
     assert resp.headers["Access-Control-Allow-Origin"] == web
     assert resp.headers["Access-Control-Expose-Headers"] == "WWW-Authenticate"
@@ -179,7 +169,7 @@ def test_token_answers_the_named_public_portal_origin_only(client, db, settings,
     refresh_token = resp.get_json()["refresh_token"]
 
     # The portal's script reads its refusals too (a used code: invalid_grant).
-    again = public_token(client, portal, outcome, web)
+    again = public_token(browser, portal, outcome, web)
     assert again.status_code == 400
     assert again.headers["Access-Control-Allow-Origin"] == web
 
@@ -200,24 +190,11 @@ def test_token_answers_the_named_public_portal_origin_only(client, db, settings,
 def test_token_names_the_client_of_the_basic_header(client, db, settings, other, spa):
     portal, web = other
     browser, outcome = sign_in(client, db, settings, portal)
-    data = {
-        "grant_type": "authorization_code",
-        "code": outcome.code,
-        "redirect_uri": portal.redirect_uri,
-        "code_verifier": outcome.verifier,
-        # A form client_id never outranks the client the Basic header authenticates.
-        "client_id": spa[0].client_id,
-    }
-    resp = client.post(
-        "/token",
-        data=data,
-        headers={"Origin": spa[1]},
-        auth=(portal.client_id, portal.secret),
-    )
+    # A form client_id never outranks the client the Basic header authenticates.
+    form = {"client_id": spa[0].client_id}
+    resp = browser.exchange(portal, outcome, data=form, headers={"Origin": spa[1]})
     assert cors_headers(resp) == {}
-    resp = client.post(
-        "/token", data=data, headers={"Origin": web}, auth=(portal.client_id, portal.secret)
-    )
+    resp = browser.exchange(portal, outcome, data=form, headers={"Origin": web})
     assert resp.headers["Access-Control-Allow-Origin"] == web
 
 
@@ -238,8 +215,8 @@ def test_token_without_a_named_client_answers_no_origin(client, spa):
 
 def test_revocation_answers_the_named_portal_origin_only(client, db, settings, spa, other):
     portal, web = spa
-    _, outcome = sign_in(client, db, settings, portal)
-    token = public_token(client, portal, outcome, web).get_json()
+    browser, outcome = sign_in(client, db, settings, portal)
+    token = public_token(browser, portal, outcome, web).get_json()
     form = {"token": token["access_token"], "client_id": portal.client_id}
     assert cors_headers(client.post("/revoke", data=form, headers={"Origin": other[1]})) == {}
     resp = client.post("/revoke", data=form, headers={"Origin": web})
@@ -253,8 +230,8 @@ def test_revocation_answers_the_named_portal_origin_only(client, db, settings, s
 
 def test_userinfo_answers_the_origin_of_the_tokens_portal(client, db, settings, spa, other):
     portal, web = spa
-    _, outcome = sign_in(client, db, settings, portal)
-    access = public_token(client, portal, outcome, web).get_json()["access_token"]
+    browser, outcome = sign_in(client, db, settings, portal)
+    access = public_token(browser, portal, outcome, web).get_json()["access_token"]
     bearer = {"Authorization": f"Bearer {access}"}
 
     resp = client.get("/userinfo", headers={**bearer, "Origin": web})
@@ -291,8 +268,8 @@ def test_userinfo_refusal_is_readable_by_registered_origins_only(client, spa):
 
 def test_suspended_portal_origins_get_nothing(app, client, db, settings, spa):
     portal, web = spa
-    _, outcome = sign_in(client, db, settings, portal)
-    access = public_token(client, portal, outcome, web).get_json()["access_token"]
+    browser, outcome = sign_in(client, db, settings, portal)
+    access = public_token(browser, portal, outcome, web).get_json()["access_token"]
     with app.test_request_context():
         suspend_portal(db, runtime.store(), client_id=portal.client_id)
         db.commit()
