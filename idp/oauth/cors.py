@@ -55,7 +55,7 @@ EXPOSE_HEADERS = "WWW-Authenticate"
 MAX_AGE = 600
 
 # What a browser sends: lower-case scheme and host, the port only when not the default.
-_ORIGIN = re.compile(r"https?://(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?")
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9._-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
 def init_app(app: Flask) -> None:

@@ -121,6 +121,32 @@ def test_without_an_origin_header_nothing_is_looked_up(client, spa, backend):
     assert any("portals" in s for s in statements[looked_up:])
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "https://" + "a" * 400 + ".vn",
+        "https://app.example.vn\u0000",
+        "https://ứng-dụng.example.vn",
+        "https://%61pp.example.vn",
+        "https://app_%.example.vn",
+        "http://[::1]:99999",
+        "https://app.example.vn, https://other.example.vn",
+        "*",
+    ],
+)
+@pytest.mark.parametrize("path", CORS_ENDPOINTS)
+def test_garbage_origins_get_nothing_and_no_error(client, spa, path, garbage):
+    # A form naming the portal and undecodable Basic credentials: nothing may choke.
+    headers = {"Origin": garbage, "Authorization": "Basic //79/g=="}
+    if path in ("/token", "/revoke"):
+        resp = client.post(path, headers=headers, data={"client_id": spa[0].client_id})
+    else:
+        resp = client.get(path, headers=headers)
+    assert resp.status_code < 500
+    assert cors_headers(resp) == {}
+    assert preflight(client, path, garbage).status_code == 204
+
+
 # -- preflight -----------------------------------------------------------------------------
 
 
