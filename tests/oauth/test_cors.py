@@ -101,6 +101,19 @@ def test_public_documents_answer_a_registered_origin_only(client, spa, other, pa
         assert "origin" in vary(resp)
 
 
+def test_origins_match_exactly_even_with_like_wildcards(client, db):
+    # ``_`` is a LIKE wildcard: the lookup must neither choke on it nor let it match.
+    web = f"https://my_app-{secrets.token_hex(4)}.example.vn"
+    new_portal(db, auth_method="none", web_origins=[web, "http://127.0.0.1:8765"])
+    path = PUBLIC_DOCUMENTS[0]
+    assert client.get(path, headers={"Origin": web}).headers["Access-Control-Allow-Origin"] == web
+    lookalike = web.replace("my_app", "my_ap_")  # as a LIKE pattern, it matches
+    assert cors_headers(client.get(path, headers={"Origin": lookalike})) == {}
+    local = client.get(path, headers={"Origin": "http://127.0.0.1:8765"})
+    assert local.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:8765"
+    assert cors_headers(client.get(path, headers={"Origin": "http://127.0.0.1:876"})) == {}
+
+
 def test_without_an_origin_header_nothing_is_looked_up(client, spa, backend):
     statements: list[str] = []
 
