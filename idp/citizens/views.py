@@ -65,7 +65,7 @@ def _portal_name(inter: flow.Interaction | None) -> str | None:
     if inter is None:
         return None
     portal = portals.find_active(get_db(), inter.params.get("client_id"))
-    return portal.name if portal else None
+    return portal.display_name if portal else None
 
 
 def _form_values() -> dict[str, str]:

@@ -176,8 +176,14 @@ def test_pages_default_to_vietnamese_and_switch_to_english(page, live):
     # The choice sticks for the next page, and the switch goes back to Vietnamese.
     page.goto(live.url + "/register")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.locator('nav.lang a[hreflang="vi"]').click()
+    # On the registration form the switch re-submits the form: what was typed stays.
+    page.fill("#family_name", "Nguyễn")
+    page.fill("#cccd", "048 190 123456")
+    page.locator('nav.lang button[lang="vi"]').click()
     expect(page.locator("html")).to_have_attribute("lang", "vi")
+    expect(page.locator("#family_name")).to_have_value("Nguyễn")
+    expect(page.locator("#cccd")).to_have_value("048 190 123456")
+    expect(page.locator(".error-summary")).to_have_count(0)
     assert_clean(page)
 
 
