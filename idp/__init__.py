@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from idp.citizens.recovery import bp as recovery_bp
     from idp.citizens.views import bp as citizens_bp
     from idp.consent.views import bp as consent_bp
+    from idp.oauth import cors
     from idp.oauth.logout import bp as logout_bp
     from idp.oauth.server import build_server
     from idp.oauth.views import bp as oauth_bp
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     Babel(app, locale_selector=web.get_locale)
     csrf = CSRFProtect(app)
     web.init_app(app)
+    cors.init_app(app)
     errors.register_error_handlers(app)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(citizens_bp)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from idp import events
@@ -629,6 +630,22 @@ def find_active(db: Session, client_id: object) -> Portal | None:
     return db.scalar(
         select(Portal).where(Portal.client_id == client_id, Portal.disabled_at.is_(None))
     )
+
+
+def origin_registered(db: Session, origin: str) -> bool:
+    """Return whether an active portal registered this exact web origin."""
+    # The list's JSON text holds each origin in quotes, so a LIKE on that text finds the
+    # few candidate rows on both backends (their JSON operators differ); the exact match
+    # is checked on those rows only, never on every portal.
+    candidates = db.scalars(
+        select(Portal.web_origins)
+        .where(
+            Portal.disabled_at.is_(None),
+            cast(Portal.web_origins, Text).contains(json.dumps(origin), autoescape=True),
+        )
+        .limit(20)
+    )
+    return any(origin in (origins or ()) for origins in candidates)
 
 
 def get_portal(db: Session, portal_id: str) -> Portal | None:

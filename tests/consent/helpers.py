@@ -154,19 +154,28 @@ class Browser:
 
     def token(self, portal: PortalInfo, outcome: Outcome) -> dict[str, Any]:
         """Exchange the outcome's code (PKCE S256) for tokens."""
-        assert outcome.code, outcome.params
-        resp = self.client.post(
-            "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": outcome.code,
-                "redirect_uri": portal.redirect_uri,
-                "code_verifier": outcome.verifier,
-            },
-            auth=(portal.client_id, portal.secret),
-        )
+        resp = self.exchange(portal, outcome)
         assert resp.status_code == 200, body(resp)
         return resp.get_json()
+
+    def exchange(self, portal: PortalInfo, outcome: Outcome, **kw: Any) -> Any:
+        """Post the outcome's code to the token endpoint; return the response.
+
+        A confidential portal authenticates with HTTP basic; a public one (no secret)
+        names itself with ``client_id`` in the form. ``kw`` goes to the test client.
+        """
+        assert outcome.code, outcome.params
+        data = {
+            "grant_type": "authorization_code",
+            "code": outcome.code,
+            "redirect_uri": portal.redirect_uri,
+            "code_verifier": outcome.verifier,
+        }
+        if portal.secret is None:
+            data["client_id"] = portal.client_id
+        else:
+            kw.setdefault("auth", (portal.client_id, portal.secret))
+        return self.client.post("/token", data={**data, **kw.pop("data", {})}, **kw)
 
     def refresh(self, portal: PortalInfo, refresh_token: str) -> Any:
         return self.client.post(
