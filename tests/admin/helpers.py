@@ -16,7 +16,10 @@ def ready_staff(db: Any, *roles: str) -> Any:
     """Create a staff account as if set up (password and authenticator), committed."""
     unit = "48" if "desk_officer" in roles else None
     account = staff.add_staff(
-        db, email=f"staff-{uuid.uuid4().hex[:10]}@so.danang.gov.vn", roles=list(roles), unit_code=unit
+        db,
+        email=f"staff-{uuid.uuid4().hex[:10]}@so.danang.gov.vn",
+        roles=list(roles),
+        unit_code=unit,
     )
     account.password_hash = "set-up"
     account.totp_confirmed_at = utcnow()
