@@ -76,6 +76,10 @@ class AdminToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+    def check_client(self, client: Portal) -> bool:
+        """RFC 7009: only the automation client it was issued to may revoke it."""
+        return self.portal_id is not None and self.portal_id == client.id
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -156,7 +160,8 @@ def _valid_string(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 512 and "\x00" not in value
 
 
-def _row(db: Session, value: object) -> AdminToken | None:
+def find(db: Session, value: object) -> AdminToken | None:
+    """Return the admin token row of this token value (live or not), or None."""
     if not _valid_string(value):
         return None
     return db.scalar(select(AdminToken).where(AdminToken.token_hash == digest(str(value))))
@@ -169,7 +174,7 @@ def authenticate(db: Session, value: object) -> Actor | None:
     the staff account's current roles (a disabled account: none), the client's current
     registration (a suspended client: none).
     """
-    row = _row(db, value)
+    row = find(db, value)
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     granted = frozenset(row.scope.split())
@@ -186,7 +191,7 @@ def authenticate(db: Session, value: object) -> Actor | None:
 
 def revoke(db: Session, value: object, *, portal: Portal | None = None) -> bool:
     """Revoke an admin token (of ``portal`` only, when given); return whether one was."""
-    row = _row(db, value)
+    row = find(db, value)
     if row is None or (portal is not None and row.portal_id != portal.id):
         return False
     done = db.execute(

@@ -96,9 +96,7 @@ def test_suspending_through_the_api_cuts_the_portal_off_on_every_worker(live, se
     assert admin_token["scope"] == "admin:portals"
     assert "refresh_token" not in admin_token
 
-    cut = ops.post(
-        f"{live.url}/admin/api/portals/{reg['client_id']}/suspend", timeout=TIMEOUT
-    )
+    cut = ops.post(f"{live.url}/admin/api/portals/{reg['client_id']}/suspend", timeout=TIMEOUT)
     assert cut.status_code == 200, cut.text
     assert cut.json()["tokens_revoked"] >= 1
     assert cut.json()["sessions_told"] == 1
