@@ -229,6 +229,24 @@ _AUDIT_FILTERS = [
 _MONTHS = [_query("months", {"type": "integer", "minimum": 1, "maximum": 120}, "Default 12")]
 
 
+def _with_csv(
+    path: str,
+    op_id: str,
+    summary: str,
+    scope: str,
+    ok: dict[str, Any],
+    params: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Return a read operation at ``path`` and the same as CSV at ``path.csv``."""
+    csv = {"description": "CSV", "content": {"text/csv": {"schema": _STR}}}
+    return {
+        path: {"get": _op(op_id, summary, scope, ok, "400", params=params)},
+        f"{path}.csv": {
+            "get": _op(f"{op_id}Csv", f"{summary}, as CSV", scope, csv, "400", params=params)
+        },
+    }
+
+
 def document(issuer: str) -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of the admin API served under ``issuer``."""
     portals, audit, figures, keys = ADMIN_SCOPES
@@ -369,26 +387,14 @@ def document(issuer: str) -> dict[str, Any]:
                     params=path,
                 )
             },
-            "/audit": {
-                "get": _op(
-                    "searchAudit",
-                    "Audited events, newest first",
-                    audit,
-                    _json(_ref("AuditPage"), "A page of events"),
-                    "400",
-                    params=_AUDIT_FILTERS,
-                )
-            },
-            "/audit.csv": {
-                "get": _op(
-                    "searchAuditCsv",
-                    "The same events as CSV",
-                    audit,
-                    {"description": "CSV", "content": {"text/csv": {"schema": _STR}}},
-                    "400",
-                    params=_AUDIT_FILTERS,
-                )
-            },
+            **_with_csv(
+                "/audit",
+                "searchAudit",
+                "Audited events, newest first",
+                audit,
+                _json(_ref("AuditPage"), "A page of events"),
+                _AUDIT_FILTERS,
+            ),
             "/audit/verify": {
                 "get": _op(
                     "verifyAudit",
@@ -397,26 +403,14 @@ def document(issuer: str) -> dict[str, Any]:
                     _json(_ref("Verdict"), "Where the chain breaks, if anywhere"),
                 )
             },
-            "/figures": {
-                "get": _op(
-                    "figures",
-                    "Adoption figures per portal and month (counts only)",
-                    figures,
-                    _json({"type": "object", "required": ["from", "portals"]}, "Figures"),
-                    "400",
-                    params=_MONTHS,
-                )
-            },
-            "/figures.csv": {
-                "get": _op(
-                    "figuresCsv",
-                    "The per-portal figures as CSV",
-                    figures,
-                    {"description": "CSV", "content": {"text/csv": {"schema": _STR}}},
-                    "400",
-                    params=_MONTHS,
-                )
-            },
+            **_with_csv(
+                "/figures",
+                "figures",
+                "Adoption figures per portal and month (counts only)",
+                figures,
+                _json({"type": "object", "required": ["from", "portals"]}, "Figures"),
+                _MONTHS,
+            ),
             "/keys": {
                 "get": _op(
                     "listKeys",

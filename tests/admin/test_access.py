@@ -136,10 +136,7 @@ def test_a_desk_officer_gets_no_token_and_no_call(client, db):
 
 
 def test_a_removed_role_takes_effect_at_once(client, db):
-    holder = ready_staff(db, "admin")
-    token, _ = apitokens.issue_staff_token(db, holder, ttl=600)
-    holder_id = holder.id
-    db.commit()
+    token, holder_id = staff_token(db, "admin")
     assert client.get(f"{API}/audit", headers=bearer(token)).status_code == 200
     staff.set_roles(db, staff.get_staff(db, holder_id), roles=["portal_manager"])
     db.commit()
@@ -148,10 +145,7 @@ def test_a_removed_role_takes_effect_at_once(client, db):
 
 
 def test_a_disabled_staff_account_token_stops_at_once(client, db):
-    holder = ready_staff(db, "admin")
-    token, _ = apitokens.issue_staff_token(db, holder, ttl=600)
-    holder_id = holder.id
-    db.commit()
+    token, holder_id = staff_token(db, "admin")
     assert client.get(f"{API}/portals", headers=bearer(token)).status_code == 200
     staff.disable_staff(db, staff.get_staff(db, holder_id))
     db.commit()
