@@ -227,3 +227,66 @@ def test_a_citizen_portal_cannot_use_client_credentials(client, db):
     )
     assert resp.status_code in (400, 401)
     assert resp.get_json()["error"] == "unauthorized_client"
+
+
+def test_an_automation_client_signs_no_citizen_in(client, db):
+    client_id, secret, _ = automation_client(db, "admin:portals")
+    page = client.get(
+        "/authorize",
+        query_string={
+            "client_id": client_id,
+            "redirect_uri": "https://portal.example.vn/callback",
+            "response_type": "code",
+            "scope": "openid",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
+    assert page.status_code in (400, 403)
+    assert "Location" not in page.headers
+    refresh = client.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=(client_id, secret),
+    )
+    assert refresh.get_json()["error"] == "unauthorized_client"
+
+
+def test_every_change_is_audited_naming_the_staff_account(client, db):
+    token, staff_id = staff_token(db, "portal_manager")
+    portal = new_portal(db, scope="openid profile")
+    path = f"{API}/portals/{portal.client_id}"
+    assert client.patch(path, headers=bearer(token), json={"name_en": "Land"}).status_code == 200
+    assert client.post(f"{path}/suspend", headers=bearer(token)).status_code == 200
+    assert client.post(f"{path}/rotate-secret", headers=bearer(token)).status_code == 200
+    assert client.post(f"{path}/resume", headers=bearer(token)).status_code == 200
+    auditor, _ = staff_token(db, "auditor")
+    trail = client.get(
+        f"{API}/audit",
+        headers=bearer(auditor),
+        query_string={"name": "admin.action", "client_id": portal.client_id},
+    ).get_json()["events"]
+    assert [e["data"]["action"] for e in trail] == [
+        "portal.resume",
+        "portal.rotate_secret",
+        "portal.suspend",
+        "portal.update",
+    ]
+    assert {e["data"]["actor"] for e in trail} == {f"staff:{staff_id}"}
+    assert all(portal.secret not in str(e) for e in trail)
+
+
+def test_deleting_an_automation_client_deletes_its_tokens(client, db):
+    client_id, secret, portal_id = automation_client(db, "admin:audit")
+    issued = client.post(
+        "/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    ).get_json()
+    admin_token, _ = staff_token(db, "admin")
+    path = f"{API}/portals/{client_id}"
+    assert client.post(f"{path}/suspend", headers=bearer(admin_token)).status_code == 200
+    assert client.delete(path, headers=bearer(admin_token)).status_code == 200
+    left = db.scalar(
+        apitokens.select(apitokens.AdminToken).where(apitokens.AdminToken.portal_id == portal_id)
+    )
+    assert left is None
+    assert client.get(f"{API}/audit", headers=bearer(issued["access_token"])).status_code == 401
