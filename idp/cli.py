@@ -1061,7 +1061,9 @@ def citizens_reset(cccd: str, officer: str, unit: str | None) -> None:
     from idp.staff import desk
 
     settings = _settings()
-    number = "".join(ch for ch in cccd if not ch.isspace())
+    from idp.citizens.validation import normalize_cccd
+
+    number = normalize_cccd(cccd)
     if not (len(number) == 12 and number.isascii() and number.isdigit()):
         _fail("CCCD must be the 12 digits of the citizen ID number")
     with _session(settings) as session:

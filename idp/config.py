@@ -74,6 +74,9 @@ class Settings:
     session_ttl: int = 8 * 3600
     #: IDP_SESSION_IDLE_TTL — a sign-in session unused this long (seconds) ends; 0: never.
     session_idle_ttl: int = 2 * 3600
+    #: IDP_INTERACTION_TTL — how long a portal's sign-in step (sign-in, registration,
+    #: consent) waits for the citizen (seconds); a registration finished later still
+    #: creates the account and starts the portal's request again.
     interaction_ttl: int = 1800
     id_token_ttl: int = 600
     #: IDP_SET_PASSWORD_TTL — lifetime of one-time "set your password" links.
@@ -173,6 +176,7 @@ class Settings:
             ("IDP_CODE_TTL", "code_ttl"),
             ("IDP_SESSION_TTL", "session_ttl"),
             ("IDP_SESSION_IDLE_TTL", "session_idle_ttl"),
+            ("IDP_INTERACTION_TTL", "interaction_ttl"),
             ("IDP_SET_PASSWORD_TTL", "set_password_ttl"),
             ("IDP_RESET_TTL", "reset_ttl"),
             ("IDP_STAFF_SESSION_TTL", "staff_session_ttl"),

@@ -84,6 +84,11 @@ def error_page(message: Any, status: int, detail: str | None = None) -> tuple[st
     return render_template("error.html", message=message, status=status, detail=detail), status
 
 
+def http_message(status: int) -> Any:
+    """Return the page text for an HTTP error status."""
+    return _HTTP_MESSAGES.get(status, IdpError.public)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map every exception to a page for people or a standard error for machines."""
 

@@ -73,15 +73,38 @@ def owners(db: Any, profile: Profile) -> list[Citizen]:
     return list(db.scalars(select(Citizen).where(or_(*taken))))
 
 
-def begin(form: dict[str, str], password: str, *, interaction: str | None, hasher: Any) -> str:
+def begin(
+    form: dict[str, str],
+    password: str,
+    *,
+    interaction: str | None,
+    hasher: Any,
+    authorize_params: dict[str, str] | None = None,
+) -> str:
     """Validate and park a registration; send its code or the notices. Return its id.
 
     Raises ValidationErrors for malformed fields (including the password policy).
     """
-    profile = validate_profile(form)
-    if password != form.get("password_confirm", ""):
-        raise ValidationErrors({"password_confirm": _l("The two passwords differ.")})
-    password = service.check_password_policy(password, service.own_data(profile))
+    # Every field in one pass, the password included: the citizen sees every problem at once.
+    errors: dict[str, Any] = {}
+    profile = None
+    typed = password
+    try:
+        profile = validate_profile(form)
+    except ValidationErrors as exc:
+        errors.update(exc.errors)
+    try:
+        # Without a valid profile, what the password must not be made of is checked at the
+        # next submit.
+        password = service.check_password_policy(
+            password, service.own_data(profile) if profile else ()
+        )
+    except ValidationErrors as exc:
+        errors.update(exc.errors)
+    if typed != form.get("password_confirm", "") and "password" not in errors:
+        errors["password_confirm"] = _l("The two passwords differ.")
+    if errors or profile is None:
+        raise ValidationErrors(errors)
     password_hash = service.hash_password(hasher, password)
     db = get_db()
     found = owners(db, profile)
@@ -93,6 +116,9 @@ def begin(form: dict[str, str], password: str, *, interaction: str | None, hashe
         "password_hash": password_hash,
         "code": None if found else _code_hash(pending, code),
         "interaction": interaction,
+        # The portal's authorization request, to start it again if the sign-in step
+        # expires before the code is typed (the account is created all the same).
+        "authorize": dict(authorize_params) if authorize_params else None,
     }
     runtime.store().put(_key(pending), record, PENDING_TTL)
     language = messages.current_language()
@@ -161,6 +187,12 @@ def pending_interaction(pending: str) -> str | None:
     """Return the interaction id a pending registration continues (None if none)."""
     record = runtime.store().get(_key(pending)) if _valid(pending) else None
     return record.get("interaction") if record else None
+
+
+def pending_authorize(pending: str) -> dict[str, str] | None:
+    """Return the portal's authorization request a pending registration came from."""
+    record = runtime.store().get(_key(pending)) if _valid(pending) else None
+    return record.get("authorize") if record else None
 
 
 def _valid(pending: object) -> bool:

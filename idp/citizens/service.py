@@ -27,6 +27,7 @@ from idp.citizens.validation import (
     Profile,
     ValidationErrors,
     address_claim,
+    normalize_cccd,
     normalize_email,
     normalize_phone,
     validate_contacts,
@@ -177,11 +178,12 @@ def get_citizen(db: Session, citizen_id: str) -> Citizen | None:
 
 def find_by_identifier(db: Session, identifier: str) -> Citizen | None:
     """Return the citizen whose CCCD, email or phone is ``identifier``."""
-    ident = (identifier or "").strip()
+    ident = (identifier or "").strip() if isinstance(identifier, str) else ""
     if not ident or len(ident) > 254:
         return None
-    if len(ident) == 12 and ident.isascii() and ident.isdigit():
-        return db.scalar(select(Citizen).where(Citizen.cccd == ident))
+    number = normalize_cccd(ident)
+    if len(number) == 12 and number.isascii() and number.isdigit():
+        return db.scalar(select(Citizen).where(Citizen.cccd == number))
     if "@" in ident:
         try:
             email = normalize_email(ident)

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 
 from idp import assurance, events, runtime
 from idp import interaction as flow
@@ -28,6 +29,7 @@ from idp.citizens.validation import (
     ValidationErrors,
     address_claim,
     communes,
+    format_birthdate,
     provinces,
 )
 from idp.db import get_db
@@ -65,7 +67,7 @@ def _portal_name(inter: flow.Interaction | None) -> str | None:
     if inter is None:
         return None
     portal = portals.find_active(get_db(), inter.params.get("client_id"))
-    return portal.name if portal else None
+    return portal.display_name if portal else None
 
 
 def _form_values() -> dict[str, str]:
@@ -152,6 +154,45 @@ def _code_step(inter: flow.Interaction | None) -> tuple[str, str] | None:
     ):
         return "step_up", sso.citizen_id
     return None
+
+
+_PAGE_EXPIRED = _l(
+    "This page was open too long, so it was not sent (a safety measure). What you typed is "
+    "kept below: check it and send it again."
+)
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_expired(exc: CSRFError) -> Any:
+    """A form sent with a missing or stale CSRF token: the registration and sign-in forms
+    come back with what was typed (never a password) and a message; others get the
+    generic page. Nothing is written either way."""
+    from idp.errors import error_page, http_message
+
+    if request.method == "POST" and request.endpoint in ("citizens.register", "citizens.signin"):
+        inter = _interaction()
+        if request.endpoint == "citizens.register":
+            values = _form_values()
+            province = _int(values.get("province"))
+            return render_template(
+                "citizens/register.html",
+                interaction=inter,
+                values=values,
+                errors={},
+                notice=_PAGE_EXPIRED,
+                provinces=provinces(),
+                communes=communes(province) if province else [],
+                genders=GENDERS,
+                portal_name=_portal_name(inter),
+            ), 400
+        return render_template(
+            "citizens/signin.html",
+            interaction=inter,
+            identifier=request.form.get("identifier", "")[:254],
+            error=_PAGE_EXPIRED,
+            portal_name=_portal_name(inter),
+        ), 400
+    return error_page(http_message(400), 400)
 
 
 @bp.route("/signin", methods=["GET", "POST"])
@@ -291,6 +332,7 @@ def register() -> Any:
                 request.form.get("password", ""),
                 interaction=inter.id if inter else None,
                 hasher=_hasher(),
+                authorize_params=inter.params if inter else None,
             )
         except ValidationErrors as exc:
             errors = dict(exc.errors)
@@ -325,6 +367,7 @@ def register_code() -> Any:
     """Finish a registration with the code sent by SMS; continue the portal's sign-in."""
     pending = request.form.get("pending", "")
     iid = registration.pending_interaction(pending)
+    again = registration.pending_authorize(pending)
     inter = None
     if iid:
         inter = flow.load(runtime.store(), iid, browser_binding(create=False))
@@ -333,7 +376,13 @@ def register_code() -> Any:
     except ValidationErrors as exc:
         return _registration_code_page(pending, inter, exc.errors["code"])
     if inter is not None and inter.state != flow.LOGIN_PENDING:
-        inter = None  # the portal's sign-in step ended meanwhile: go to the account
+        inter = None  # the portal's sign-in step ended meanwhile
+    if inter is None and again:
+        # The sign-in step expired while the citizen registered: the account exists now,
+        # and the portal's request starts again (it goes on to consent, then back).
+        response = _signed_in(citizen.id, None)
+        response.headers["Location"] = url_for("oauth.authorize", **again)
+        return response
     return _signed_in(citizen.id, inter)
 
 
@@ -423,7 +472,7 @@ def _account_page(
             "family_name": citizen.family_name,
             "middle_name": citizen.middle_name,
             "given_name": citizen.given_name,
-            "birthdate": citizen.birthdate.isoformat(),
+            "birthdate": format_birthdate(citizen.birthdate),
             "gender": citizen.gender,
         },
         genders=GENDERS,

@@ -33,6 +33,8 @@ from idp.citizens.validation import (
     ValidationErrors,
     check_cccd,
     communes,
+    format_birthdate,
+    normalize_cccd,
     provinces,
     unit_name,
     validate_profile,
@@ -276,10 +278,7 @@ def desk_home(officer: StaffAccount) -> Any:
 
 
 def _cccd_from_form() -> tuple[str, Any]:
-    raw = request.form.get("cccd", "")
-    number = (
-        "".join(ch for ch in raw if ch.isdigit() and ch.isascii())[:12] if len(raw) <= 40 else ""
-    )
+    number = normalize_cccd(request.form.get("cccd", ""))
     if len(number) != 12 or check_cccd(number):
         return "", _l("Type the 12 digits of the citizen ID number printed on the card.")
     return number, None
@@ -323,7 +322,7 @@ def _citizen_page(
             "family_name": citizen.family_name,
             "middle_name": citizen.middle_name,
             "given_name": citizen.given_name,
-            "birthdate": citizen.birthdate.isoformat(),
+            "birthdate": format_birthdate(citizen.birthdate),
             "gender": citizen.gender,
         }
     )

@@ -63,6 +63,8 @@ def texts(errors: Mapping[str, object]) -> dict[str, str]:
         ("84905123456", "+84905123456"),
         ("024 3826 1234", "+842438261234"),
         ("+33 6 12 34 56 78", "+33612345678"),
+        ("0905.123.456", "+84905123456"),
+        ("０９０５ １２３ ４５６", "+84905123456"),  # full-width digits (NFKC)
     ],
 )
 def test_phone_e164(raw: str, e164: str) -> None:
@@ -222,7 +224,7 @@ def test_all_errors_collected() -> None:
         "family_name": "Ng7yen",
         "middle_name": "V@n",
         "given_name": "",
-        "birthdate": "01/05/1990",
+        "birthdate": "1990/05/01",
         "gender": "other",
         "cccd": "12345",
         "email": "not-an-email",
@@ -277,15 +279,38 @@ def test_cccd_cross_checked_with_birthdate_and_gender() -> None:
         ("2025-11-01", "in the past"),
         ("2030-01-01", "in the past"),
         ("1990-02-30", "does not exist"),
-        ("19900501", "YYYY-MM-DD"),
-        ("1990-W18-2", "YYYY-MM-DD"),
-        ("１９９０-０５-０１", "YYYY-MM-DD"),
+        ("19900501", "day/month/year"),
+        ("1990-W18-2", "day/month/year"),
+        ("05/1990", "day/month/year"),
+        ("15/05/90", "day/month/year"),
+        ("31/02/1990", "does not exist"),
+        ("13/13/1990", "does not exist"),
     ],
 )
 def test_birthdate_rules(birthdate: str, message: str) -> None:
     with pytest.raises(ValidationErrors) as caught:
         validate_profile({**VALID, "birthdate": birthdate}, today=TODAY)
     assert message in str(caught.value.errors["birthdate"])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1990-05-01",
+        "01/05/1990",
+        "1/5/1990",
+        "01.05.1990",
+        "01-05-1990",
+        " 01 / 05 / 1990 ",
+        "０１/０５/１９９０",
+        "１９９０-０５-０１",
+    ],
+)
+def test_birthdate_as_people_write_it(typed: str) -> None:
+    """Day/month/year (Vietnamese order; slashes, dots or dashes; full-width digits) or
+    YYYY-MM-DD: all the same date."""
+    data = {**VALID, "birthdate": typed}
+    assert validate_profile(data, today=TODAY).birthdate == dt.date(1990, 5, 1)
 
 
 def test_first_day_allowed() -> None:
@@ -365,3 +390,22 @@ def test_near_valid_profiles_only_raise_validation_errors(data: dict[str, object
     except ValidationErrors as exc:
         errors = exc.errors
     assert all(isinstance(str(message), str) for message in errors.values())
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("079099000123", "079099000123"),
+        (" 079 099 000 123 ", "079099000123"),
+        ("079.099.000.123", "079099000123"),
+        ("079-099-000-123", "079099000123"),
+        ("０７９０９９０００１２３", "079099000123"),  # full-width digits
+        ("079\u00a0099\u2009000\u2011123", "079099000123"),  # no-break space, thin space, dash
+        ("07909900012a", "07909900012a"),  # not digits: left for check_cccd to refuse
+        ("079_099_000_123", "079_099_000_123"),
+    ],
+)
+def test_cccd_typed_with_separators_is_normalised(raw: str, clean: str) -> None:
+    from idp.citizens.validation import normalize_cccd
+
+    assert normalize_cccd(raw) == clean

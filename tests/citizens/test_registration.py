@@ -83,6 +83,27 @@ def test_a_fresh_registration_waits_for_the_code_then_signs_in(client, db, inbox
     assert client.get("/account").status_code == 200
 
 
+def test_cccd_and_phone_typed_with_separators_are_stored_normalised(client, db, inbox):
+    data = profile_data()
+    cccd, phone = data["cccd"], normalize_phone(data["phone"])
+    typed_cccd = f"{cccd[:3]} {cccd[3:6]}.{cccd[6:9]}-{cccd[9:]}"
+    national = "0" + phone[3:]
+    typed_phone = f"{national[:4]}.{national[4:7]}.{national[7:]}".translate(
+        {ord(d): 0xFF10 + int(d) for d in "0123456789"}  # full-width digits
+    )
+    _, resp = _post(client, **{**data, "cccd": typed_cccd, "phone": typed_phone})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    assert _confirm(client, resp, inbox.code(phone, "registration_code")).status_code == 303
+    row = db.scalar(select(Citizen).where(Citizen.cccd == cccd))
+    assert row is not None
+    assert row.phone == phone
+    # And the number signs in however it is typed.
+    from idp.citizens.service import find_by_identifier
+
+    assert find_by_identifier(db, typed_cccd).id == row.id
+    assert find_by_identifier(db, typed_phone).id == row.id
+
+
 @pytest.mark.parametrize("taken", ["cccd", "email", "phone"])
 def test_taken_details_get_the_same_page_and_the_owner_is_told(client, db, owner, inbox, taken):
     _, fresh = _post(client)
@@ -308,3 +329,22 @@ def test_an_owner_gets_one_notice_an_hour_however_many_attempts(client, db, owne
         assert _post(client, phone=phone, **taken)[1].status_code == 200
     assert len(inbox.to(owner.profile["email"], "registration_attempt")) == 1
     assert len(inbox.to(normalize_phone(phone), "registration_taken")) == 1
+
+
+def test_every_field_is_checked_in_one_pass_and_summarised_with_links(client, db):
+    before = _count(db)
+    data = profile_data()
+    form = {**data, "family_name": "", "cccd": "12345", "password": "123", "password_confirm": "1"}
+    form["csrf_token"] = page_csrf(client, "/register?lang=en")
+    resp = client.post("/register?lang=en", data=form)
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus[^>]*>(.*?)</div>', html, re.S)
+    assert summary, "an error summary, focused when the page opens"
+    links = re.findall(r'<a href="#([a-z_]+)">', summary.group(1))
+    # The password is judged in the same pass as the profile, not after it is fixed.
+    assert {"family_name", "cccd", "password"} <= set(links), links
+    for name in links:
+        assert f'id="{name}"' in html
+        assert re.search(rf'id="{name}"[^>]*aria-invalid="true"', html, re.S), name
+    assert _count(db) == before

@@ -62,7 +62,7 @@ def test_discovery_is_honest(live: Any, rp: RP) -> None:
     }
     assert "implicit" not in meta["grant_types_supported"]
     assert meta.get("response_modes_supported", ["query"]) == ["query"]
-    assert meta["subject_types_supported"] == ["pairwise"]
+    assert meta["subject_types_supported"] == ["pairwise", "public"]
     assert meta["request_parameter_supported"] is False
     assert meta["request_uri_parameter_supported"] is False
     assert meta["claims_parameter_supported"] is True
