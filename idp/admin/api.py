@@ -75,6 +75,12 @@ def _api_error(exc: ApiError) -> Any:
     return jsonify(body), exc.status, exc.headers
 
 
+@bp.errorhandler(IntegrityError)
+def _integrity_error(exc: IntegrityError) -> Any:
+    # A constraint met by a concurrent writer (the portal row lock serialises most).
+    return _api_error(ApiError(409, "conflict", "A concurrent change won; read and try again."))
+
+
 @bp.after_request
 def _no_store(response: Response) -> Response:
     # Answers carry secrets (a new client secret) or the audit trail: never cached.
