@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from idp import audit, db, errors, keys, web
+    from idp.admin.api import bp as admin_api_bp
+    from idp.admin.api import staff_bp as admin_api_token_bp
     from idp.citizens.browsers import bp as browsers_bp
     from idp.citizens.contacts import bp as contacts_bp
     from idp.citizens.recovery import bp as recovery_bp
@@ -95,9 +97,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(browsers_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(admin_api_bp)
+    app.register_blueprint(admin_api_token_bp)
     # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
     for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
         csrf.exempt(f"idp.oauth.views.{view}")
+    # The admin API authenticates by bearer tokens only (never a cookie): no CSRF.
+    csrf.exempt(admin_api_bp)
     # A portal's form POST carries no token of ours; it ends nothing without proof.
     csrf.exempt("idp.oauth.logout.end_session")
     build_server(app)

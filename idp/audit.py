@@ -76,6 +76,9 @@ AUDITED = (
     "session.not_me",
     "key.",
     "audit.",
+    # Administrators' actions through the admin API, naming the acting staff account or
+    # automation client; admin tokens issued and revoked.
+    "admin.",
 )
 
 log = logging.getLogger("idp.audit")

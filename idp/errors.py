@@ -63,7 +63,16 @@ def wants_json() -> bool:
     """Return whether the caller is a machine (API path or JSON accepted)."""
     path = request.path
     if path.startswith(
-        ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known", "/api/")
+        (
+            "/token",
+            "/userinfo",
+            "/revoke",
+            "/introspect",
+            "/jwks",
+            "/.well-known",
+            "/api/",
+            "/admin/api/",
+        )
     ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])

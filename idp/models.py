@@ -1,5 +1,6 @@
 """Import every package's models so Alembic sees the whole metadata."""
 
+from idp.admin import apitokens as admin_tokens  # noqa: F401
 from idp.audit import AuditEvent  # noqa: F401
 from idp.citizens import models as citizens_models  # noqa: F401
 from idp.consent import models as consent_models  # noqa: F401

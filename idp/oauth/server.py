@@ -13,6 +13,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, g
 
 from idp import runtime
+from idp.admin.apitokens import ClientCredentialsGrant
 from idp.db import get_db
 from idp.oauth.client_auth import PrivateKeyJWT
 from idp.oauth.grants import (
@@ -137,6 +138,8 @@ def build_server(app: Flask) -> AuthorizationServer:
         AuthorizationCodeGrant, [OpenIDCode(require_nonce=False), S256CodeChallenge(required=True)]
     )
     server.register_grant(RefreshTokenGrant)
+    # RFC 6749 §4.4: automation clients of the admin API (admin scopes, own table).
+    server.register_grant(ClientCredentialsGrant)
     server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_extension(Issuer())

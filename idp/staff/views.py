@@ -81,6 +81,11 @@ def _current() -> tuple[staff.StaffSession, StaffAccount] | None:
     return g.idp_staff
 
 
+def current() -> tuple[staff.StaffSession, StaffAccount] | None:
+    """Return this request's staff session and account (signed in, ready), or None."""
+    return _current()
+
+
 def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``view(account, ...)`` for a signed-in member of staff holding ``role`` (or
     ``admin``)."""

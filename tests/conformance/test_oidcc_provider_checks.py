@@ -54,7 +54,12 @@ def test_discovery_is_honest(live: Any, rp: RP) -> None:
     meta = rp.config
     assert meta["response_types_supported"] == ["code"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    # client_credentials: automation clients of the admin API only (admin scopes).
+    assert set(meta["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
     assert "implicit" not in meta["grant_types_supported"]
     assert meta.get("response_modes_supported", ["query"]) == ["query"]
     assert meta["subject_types_supported"] == ["pairwise", "public"]
