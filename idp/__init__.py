@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from idp import audit, db, errors, keys, web
+    from idp.admin.views import bp as console_bp
     from idp.citizens.browsers import bp as browsers_bp
     from idp.citizens.contacts import bp as contacts_bp
     from idp.citizens.recovery import bp as recovery_bp
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(contacts_bp)
     app.register_blueprint(browsers_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(console_bp)
     # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
     for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
         csrf.exempt(f"idp.oauth.views.{view}")

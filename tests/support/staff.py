@@ -1,5 +1,5 @@
-"""A desk officer's staff account through its pages: set-up link, then sign-in with the
-password and the authenticator code (Flask test client)."""
+"""A staff account through its pages: set-up link, then sign-in with the password and the
+authenticator code (Flask test client). A desk officer by default; any roles and email."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ STAFF_PASSWORD = "một-cửa Hải Châu 2026 bền vững"
 
 
 def add_officer(
-    db: Any, settings: Any, roles: tuple[str, ...] = ("desk_officer",)
+    db: Any, settings: Any, roles: tuple[str, ...] = ("desk_officer",), email: str = EMAIL
 ) -> tuple[str, str]:
     """Create the officer's account (committed); return its id and set-up link token."""
-    account = staff.add_staff(db, email=EMAIL, roles=list(roles), unit_code="48")
+    account = staff.add_staff(db, email=email, roles=list(roles), unit_code="48")
     token = staff.new_setup_link(db, account, ttl=settings.set_password_ttl)
     db.commit()
     return account.id, token
@@ -54,9 +54,11 @@ def set_up(client: Any, token: str, clock: Any) -> str:
     return key
 
 
-def staff_sign_in(client: Any, key: str, clock: Any, password: str = STAFF_PASSWORD) -> Any:
+def staff_sign_in(
+    client: Any, key: str, clock: Any, password: str = STAFF_PASSWORD, email: str = EMAIL
+) -> Any:
     """Sign in with the password, then (a step later) the code; return the last response."""
-    first = post_form(client, "/staff/signin", {"email": EMAIL, "password": password})
+    first = post_form(client, "/staff/signin", {"email": email, "password": password})
     if first.status_code != 200:
         return first
     html = _body(first)
@@ -70,6 +72,17 @@ def staff_sign_in(client: Any, key: str, clock: Any, password: str = STAFF_PASSW
             "csrf_token": csrf_token(html),
         },
     )
+
+
+def signed_in_staff(
+    client: Any, db: Any, settings: Any, clock: Any, roles: tuple[str, ...], email: str = EMAIL
+) -> str:
+    """Create an account with ``roles``, set it up and sign ``client`` in; return its id."""
+    staff_id, token = add_officer(db, settings, roles, email=email)
+    key = set_up(client, token, clock)
+    resp = staff_sign_in(client, key, clock, email=email)
+    assert resp.status_code == 303, _body(resp)
+    return staff_id
 
 
 def _body(resp: Any) -> str:
