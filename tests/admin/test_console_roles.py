@@ -93,7 +93,9 @@ def test_a_refusal_is_audited_with_the_staff_account(client, db, settings, clock
     staff_id = _sign_in(client, db, settings, clock, "portal_manager")
     client.get("/staff/console/audit")
     row = db.scalars(
-        select(AuditEvent).where(AuditEvent.name == "staff.forbidden").order_by(AuditEvent.seq.desc())
+        select(AuditEvent)
+        .where(AuditEvent.name == "staff.forbidden")
+        .order_by(AuditEvent.seq.desc())
     ).first()
     assert row.data == {"role": "auditor", "staff_id": staff_id}
 
