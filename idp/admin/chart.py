@@ -44,7 +44,7 @@ def bar_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(desc)}</desc>',
     ]
-    for tick in (0, peak // 2, peak):
+    for tick in sorted({0, peak // 2, peak}):
         y = top + plot_h - plot_h * tick / peak
         out.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d0d0"/>'
