@@ -5,6 +5,7 @@ a clear message and nothing written. Flask test client, both backends."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from typing import Any
 
@@ -378,3 +379,28 @@ def test_unknown_portals_are_a_clear_404(client, db, manager):
         resp = client.get(CONSOLE + path)
         assert resp.status_code == 404
         assert 'role="alert"' in body(resp)
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/portals", "/portals/new", "/portals/{c}", "/portals/{c}/edit", "/audit"]
+)
+def test_console_pages_are_vietnamese_with_english_on_request(client, db, settings, clock, path):
+    from babel.messages.pofile import read_po
+
+    from tests.test_translations import TRANSLATIONS
+
+    portal = new_portal(db)
+    signed_in_staff(client, db, settings, clock, ("admin",), email="admin@so-tt.gov.vn")
+    url = CONSOLE + path.format(c=portal.client_id)
+    page = body(client.get(url))
+    assert '<html lang="vi">' in page
+    with (TRANSLATIONS / "vi" / "LC_MESSAGES" / "messages.po").open("rb") as fileobj:
+        catalog = read_po(fileobj, locale="vi")
+    text = html.unescape(page)
+    leaks = [
+        m.id
+        for m in catalog
+        if isinstance(m.id, str) and " " in m.id and m.id != m.string and m.id in text
+    ]
+    assert leaks == []
+    assert '<html lang="en">' in body(client.get(url + "?lang=en"))
