@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,6 +62,8 @@ FLAGS = ("backchannel_logout_session_required", "backchannel_private")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 GRACE_UNITS = {"seconds": 1, "minutes": 60}
 
+# Messages that carry a value are formatted with ``gettext`` (a plain string, escaped in
+# the page), never with ``lazy_gettext``: a lazy string counts as safe markup in Jinja.
 DONE = {
     "updated": _l("The portal's registration was saved."),
     "suspended": _l("The portal is suspended: its tokens no longer work."),
@@ -234,14 +237,14 @@ def _read_purposes(
         for lang in ("vi", "en"):
             text = row[lang]
             if not text.strip() or len(text) > PURPOSE_MAX:
-                errors[f"purpose_{item}_{lang}"] = _l(
+                errors[f"purpose_{item}_{lang}"] = _(
                     "Write the purpose (1 to %(max)d characters).", max=PURPOSE_MAX
                 )
             elif _has_control(text):
                 errors[f"purpose_{item}_{lang}"] = _l("Remove the control characters.")
         scope = scope_of_item(item)
         if scope not in scopes:
-            errors[f"purpose_{item}"] = _l(
+            errors[f"purpose_{item}"] = _(
                 "This item needs the “%(scope)s” scope: tick it above, or do not declare the item.",
                 scope=scope,
             )
@@ -351,9 +354,9 @@ def _explain(exc: RegistrationError, values: dict[str, Any]) -> tuple[str, Any]:
             return field, _l("Give at least one address.")
         if "at most" in text:
             most = 20 if field == "web_origins" else 50
-            return field, _l("Give at most %(n)d addresses.", n=most)
+            return field, _("Give at most %(n)d addresses.", n=most)
         if "must stay on" in text:
-            return field, _l(
+            return field, _(
                 "The addresses must stay on the portal's sector, fixed at registration (%(host)s).",
                 host=values.get("sector_identifier", ""),
             )
@@ -362,7 +365,7 @@ def _explain(exc: RegistrationError, values: dict[str, Any]) -> tuple[str, Any]:
         culprit = next((u for u in given if repr(u.strip()) in text), "")
         for phrase, reason in _REASONS:
             if phrase in text:
-                return field, _l("%(value)s %(reason)s", value=culprit or "—", reason=reason)
+                return field, _("%(value)s %(reason)s", value=culprit or "—", reason=reason)
     if field == "jwks":
         if "only a private_key_jwt" in text:
             return field, _l("Keys are registered only with private_key_jwt: clear this field.")
@@ -376,7 +379,7 @@ def _explain(exc: RegistrationError, values: dict[str, Any]) -> tuple[str, Any]:
     message = _FIELD_MESSAGES.get(field)
     if message is not None:
         return field, message
-    return "form", _l("This registration cannot be saved: %(detail)s", detail=text)
+    return "form", _("This registration cannot be saved: %(detail)s", detail=text)
 
 
 def _form_page(
@@ -562,7 +565,7 @@ def _read_grace() -> tuple[int | None, Any]:
         return None, _l("Write a whole number (0 for none).")
     grace = int(raw) * unit
     if grace > registry.MAX_SECRET_GRACE:
-        return None, _l(
+        return None, _(
             "At most %(days)d days (%(seconds)d seconds).",
             days=registry.MAX_SECRET_GRACE // 86400,
             seconds=registry.MAX_SECRET_GRACE,
