@@ -22,6 +22,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import audit, events, runtime
@@ -33,6 +34,7 @@ from idp.consent.notices import PURPOSE_MAX
 from idp.db import get_db
 from idp.errors import IdpError, NotFound
 from idp.portals import service as registry
+from idp.portals.models import Portal
 from idp.portals.service import RegistrationError
 from idp.staff import service as staff
 from idp.staff.models import StaffAccount
@@ -119,9 +121,16 @@ def _display_name(portal: Any) -> str:
 
 
 def _portal_or_404(client_id: str) -> Any:
+    """Return the portal, or raise NotFound. A POST locks its row first (PostgreSQL), so two
+    actions at once on one portal run one after the other: two rotations both hand out
+    working secrets (the second keeps the first as its previous one), an edit meeting a
+    deletion is refused instead of failing."""
     if not 0 < len(client_id) <= 64 or any(ord(c) < 32 for c in client_id):
         raise NotFound()
-    portal = registry.by_client_id(get_db(), client_id)
+    db = get_db()
+    if request.method == "POST":
+        db.execute(select(Portal.id).where(Portal.client_id == client_id).with_for_update())
+    portal = registry.by_client_id(db, client_id)
     if portal is None:
         raise NotFound()
     return portal

@@ -87,3 +87,36 @@ def signed_in_staff(
 
 def _body(resp: Any) -> str:
     return resp.get_data(as_text=True)
+
+
+def live_staff(live: Any, clock: Any, roles: tuple[str, ...], email: str) -> Any:
+    """Set up and sign in a staff account on a live server over HTTP; return the
+    ``requests`` session holding its cookies."""
+    import requests
+
+    with live.session() as db:
+        account = staff.add_staff(db, email=email, roles=list(roles), unit_code="48")
+        token = staff.new_setup_link(db, account, ttl=3600)
+        db.commit()
+    http = requests.Session()
+    setup = f"{live.url}/staff/setup/{token}"
+    page = http.get(setup, timeout=10).text
+    form = {"step": "password", "password": STAFF_PASSWORD, "csrf_token": csrf_token(page)}
+    page = http.post(setup, data=form, timeout=10).text
+    key = totp_key(page)
+    form = {"step": "code", "code": pyotp.TOTP(key).at(clock.now), "csrf_token": csrf_token(page)}
+    http.post(setup, data=form, timeout=10)
+    page = http.get(f"{live.url}/staff/signin", timeout=10).text
+    form = {"email": email, "password": STAFF_PASSWORD, "csrf_token": csrf_token(page)}
+    page = http.post(f"{live.url}/staff/signin", data=form, timeout=10).text
+    pending = re.search(r'name="pending" value="([^"]+)"', page).group(1)
+    clock.advance()
+    form = {
+        "pending": pending,
+        "code": pyotp.TOTP(key).at(clock.now),
+        "csrf_token": csrf_token(page),
+    }
+    signed_in = http.post(f"{live.url}/staff/signin", data=form, timeout=10)
+    assert signed_in.url.startswith(f"{live.url}/staff/"), signed_in.url
+    assert http.cookies.get("idp_staff"), "no staff session"
+    return http
