@@ -15,8 +15,8 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from idp import audit, events, runtime
 from idp.admin import chart, figures
@@ -41,6 +42,7 @@ from idp.staff.models import StaffAccount
 from idp.staff.views import StaffForbidden, current_staff, role_required
 
 bp = Blueprint("console", __name__, url_prefix="/staff/console")
+T = TypeVar("T")
 
 #: What each console section needs (``admin`` passes every check).
 SECTIONS = (
@@ -492,6 +494,19 @@ def _refused(message: Any) -> IdpError:
     return IdpError(message, status=409)
 
 
+def _committed(action: Callable[[Session], T]) -> T:
+    """Run a service action and commit it; a portal gone meanwhile is a 404, nothing
+    written."""
+    db = get_db()
+    try:
+        result = action(db)
+        db.commit()
+    except (RegistrationError, SQLAlchemyError):
+        db.rollback()
+        raise NotFound() from None
+    return result
+
+
 @bp.route("/portals/<client_id>/suspend", methods=["GET", "POST"])
 @role_required(staff.PORTAL_MANAGER)
 def suspend(account: StaffAccount, client_id: str) -> Any:
@@ -506,14 +521,8 @@ def suspend(account: StaffAccount, client_id: str) -> Any:
             display_name=_display_name(found),
             already=not found.is_active,
         )
-    db = get_db()
     portal_id = found.id
-    try:
-        done = admin.suspend_portal(db, runtime.store(), client_id=client_id)
-        db.commit()
-    except (RegistrationError, SQLAlchemyError):
-        db.rollback()
-        raise NotFound() from None
+    done = _committed(lambda db: admin.suspend_portal(db, runtime.store(), client_id=client_id))
     _acted(account, "portal_suspended", portal_id=portal_id, tokens=done["tokens_revoked"])
     return redirect(url_for(".portal", client_id=client_id, done="suspended"), code=303)
 
@@ -523,14 +532,8 @@ def suspend(account: StaffAccount, client_id: str) -> Any:
 def resume(account: StaffAccount, client_id: str) -> Any:
     """Let a suspended portal sign citizens in again."""
     found = _portal_or_404(client_id)
-    db = get_db()
     portal_id = found.id
-    try:
-        admin.resume_portal(db, client_id=client_id)
-        db.commit()
-    except (RegistrationError, SQLAlchemyError):
-        db.rollback()
-        raise NotFound() from None
+    _committed(lambda db: admin.resume_portal(db, client_id=client_id))
     _acted(account, "portal_resumed", portal_id=portal_id)
     return redirect(url_for(".portal", client_id=client_id, done="resumed"), code=303)
 
@@ -598,14 +601,8 @@ def rotate(account: StaffAccount, client_id: str) -> Any:
         values = {"grace": request.form.get("grace", ""), "unit": request.form.get("unit", "")}
         page = render_template("admin/rotate.html", values=values, error=error, **context)
         return page, 400
-    db = get_db()
     portal_id = found.id
-    try:
-        secret = admin.rotate_secret(db, client_id=client_id, grace=grace)
-        db.commit()
-    except (RegistrationError, SQLAlchemyError):
-        db.rollback()
-        raise NotFound() from None
+    secret = _committed(lambda db: admin.rotate_secret(db, client_id=client_id, grace=grace))
     _acted(account, "secret_rotated", portal_id=portal_id, grace=grace)
     page = render_template(
         "admin/registered.html",

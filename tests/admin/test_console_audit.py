@@ -16,6 +16,7 @@ from idp import audit
 from idp.admin import chart
 from idp.admin.figures import COLUMNS
 from idp.audit import AuditEvent
+from tests.admin.test_console_portals import staff_events
 from tests.consent.helpers import body
 from tests.support.factories import new_portal
 from tests.support.staff import signed_in_staff
@@ -109,13 +110,8 @@ def test_csv_export_of_the_filtered_rows(client, db, auditor):
     assert {r["portal_id"] for r in rows} == {portal.id}
     assert rows[0]["name"] == "portal.updated"
     assert '"fields": "scope"' in rows[0]["data"]
-    exported = db.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.name == "staff.audit_exported")
-        .order_by(AuditEvent.seq.desc())
-    ).first()
-    assert exported.data["staff_id"] == auditor
-    assert exported.data["rows"] == 2
+    [exported] = staff_events(db, "staff.audit_exported", auditor)
+    assert exported["rows"] == 2
 
 
 @pytest.mark.parametrize(
@@ -159,12 +155,7 @@ def test_figures_csv(client, db, auditor):
     assert resp.mimetype == "text/csv"
     header = next(csv.reader(io.StringIO(resp.get_data(as_text=True))))
     assert tuple(header) == COLUMNS
-    row = db.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.name == "staff.figures_exported")
-        .order_by(AuditEvent.seq.desc())
-    ).first()
-    assert row.data["staff_id"] == auditor
+    assert staff_events(db, "staff.figures_exported", auditor)
 
 
 def test_the_chart_escapes_its_text_and_scales():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from idp.audit import AuditEvent
 from idp.portals.models import Portal
+from tests.admin.test_console_portals import staff_events
 from tests.consent.helpers import body
 from tests.support.factories import new_portal
 from tests.support.forms import csrf_token
@@ -92,12 +92,9 @@ def test_a_desk_officer_opens_none_of_the_console(client, db, settings, clock, p
 def test_a_refusal_is_audited_with_the_staff_account(client, db, settings, clock):
     staff_id = _sign_in(client, db, settings, clock, "portal_manager")
     client.get("/staff/console/audit")
-    row = db.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.name == "staff.forbidden")
-        .order_by(AuditEvent.seq.desc())
-    ).first()
-    assert row.data == {"role": "auditor", "staff_id": staff_id}
+    assert staff_events(db, "staff.forbidden", staff_id) == [
+        {"role": "auditor", "staff_id": staff_id}
+    ]
 
 
 @pytest.mark.parametrize("path", [*AUDITOR_PAGES, "/", "/portals", "/portals/new"])
@@ -157,6 +154,9 @@ def test_staff_land_where_their_role_works(client, db, settings, clock, role, la
     assert resp.location.endswith(landing)
 
 
-def test_the_desk_page_links_to_the_console_for_an_admin_only(client, db, settings, clock):
-    _sign_in(client, db, settings, clock, "admin")
-    assert 'href="/staff/console/"' in body(client.get("/staff/desk"))
+@pytest.mark.parametrize(("role", "linked"), [("admin", True), ("desk_officer", False)])
+def test_the_desk_page_links_to_the_console_for_roles_that_have_it(
+    client, db, settings, clock, role, linked
+):
+    _sign_in(client, db, settings, clock, role)
+    assert ('href="/staff/console/"' in body(client.get("/staff/desk"))) == linked
