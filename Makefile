@@ -27,10 +27,7 @@ run: install
 	$(BIN)/idp db upgrade
 	$(BIN)/idp demo
 	@echo "provider: http://127.0.0.1:5000  portals: http://127.0.0.1:5001  http://127.0.0.1:5002"
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/python -m clients.portal land & \
-	  $(BIN)/python -m clients.portal business & \
-	  $(BIN)/idp serve --host 127.0.0.1 --port 5000
+	@$(BIN)/python -m clients.run 5000
 
 ## make test: lint, then the whole suite (both backends; the server leg skips with a
 ## reason when PostgreSQL/Redis are absent, unless IDP_TEST_REQUIRE_SERVER=1).

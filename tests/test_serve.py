@@ -89,9 +89,9 @@ def test_idp_serve_delivers_logout_tokens(tmp_path: Path, backend) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                requests.get(issuer + "/.well-known/openid-configuration", timeout=2)
+                requests.get(issuer + "/.well-known/openid-configuration", timeout=10)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert time.monotonic() < deadline, "idp serve did not start"
                 time.sleep(0.2)
         ua = UserAgent(issuer)

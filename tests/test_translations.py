@@ -249,7 +249,7 @@ def _register_errors(client: Any, query: str = "") -> tuple[str, dict[str, str]]
         "family_name": "",  # Enter a name.
         "middle_name": "Văn",
         "given_name": "A" * 51,  # Use at most %(max)d characters.
-        "birthdate": "31/12/1990",  # Enter the date of birth as YYYY-MM-DD.
+        "birthdate": "1990/12/31",  # Enter the date of birth as day/month/year, ...
         "gender": "",  # Choose male or female.
         "cccd": "12345",  # The citizen ID number (CCCD) must be exactly 12 digits.
         "phone": "12",  # Enter a valid phone number, ...
@@ -273,8 +273,7 @@ def test_registration_errors_are_vietnamese(client: Any, vi: Catalog) -> None:
     assert errors == {
         "family_name": "Vui lòng nhập mục này.",
         "given_name": "Chỉ được nhập tối đa 50 ký tự.",
-        "birthdate": "Vui lòng nhập ngày sinh theo dạng năm-tháng-ngày (YYYY-MM-DD), "
-        "ví dụ 1990-05-31.",
+        "birthdate": "Vui lòng nhập ngày sinh theo dạng ngày/tháng/năm, ví dụ 15/05/1990.",
         "gender": "Vui lòng chọn Nam hoặc Nữ.",
         "cccd": "Số căn cước công dân (CCCD) phải gồm đúng 12 chữ số.",
         "phone": "Vui lòng nhập số điện thoại hợp lệ, ví dụ 0905 123 456.",

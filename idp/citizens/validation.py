@@ -42,6 +42,8 @@ _CODE_DIGITS_MAX = 9  # Province and commune codes are at most 5 digits.
 _VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 _EARLIEST_BIRTHDATE = dt.date(1900, 1, 1)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# As Vietnamese write a date: day, month, year (15/05/1990, 15.5.1990, 15-05-1990).
+_DMY_DATE = re.compile(r"([0-9]{1,2})\s*[/.-]\s*([0-9]{1,2})\s*[/.-]\s*([0-9]{4})")
 
 # Apostrophe as typed (U+0027) and as typeset (U+2019), e.g. in transliterated names.
 _NAME_PUNCTUATION = frozenset(" -'\u2019")
@@ -51,7 +53,7 @@ _MSG_NAME_REQUIRED = _l("Enter a name.")
 _MSG_NAME_CHARS = _l("Use only letters, spaces, hyphens and apostrophes.")
 _MSG_NAME_START = _l("Start the name with a letter.")
 _MSG_BIRTHDATE_REQUIRED = _l("Enter your date of birth.")
-_MSG_BIRTHDATE_FORMAT = _l("Enter the date of birth as YYYY-MM-DD.")
+_MSG_BIRTHDATE_FORMAT = _l("Enter the date of birth as day/month/year, for example 15/05/1990.")
 _MSG_BIRTHDATE_INVALID = _l("This date does not exist.")
 _MSG_BIRTHDATE_FUTURE = _l("The date of birth must be in the past.")
 _MSG_BIRTHDATE_TOO_EARLY = _l("The date of birth cannot be before 1900.")
@@ -470,16 +472,26 @@ def _code(data: Mapping[str, object], key: str, errors: dict[str, Message]) -> i
     return None
 
 
+def format_birthdate(value: dt.date) -> str:
+    """Return a date of birth as the forms show it: day/month/year."""
+    return value.strftime("%d/%m/%Y")
+
+
 def _birthdate(value: str, today: dt.date) -> dt.date:
     """Return the parsed date of birth, or raise ValueError with a lazy message."""
-    value = value.strip()
+    value = unicodedata.normalize("NFKC", value).strip()
     if not value:
         raise ValueError(_MSG_BIRTHDATE_REQUIRED)
-    # fromisoformat alone also takes "19900501" and week dates; insist on YYYY-MM-DD.
-    if not _ISO_DATE.fullmatch(value):
+    # Day/month/year as people write it, or YYYY-MM-DD (what machines send); nothing
+    # else: fromisoformat alone also takes "19900501" and week dates.
+    dmy = _DMY_DATE.fullmatch(value)
+    if not dmy and not _ISO_DATE.fullmatch(value):
         raise ValueError(_MSG_BIRTHDATE_FORMAT)
     try:
-        birthdate = dt.date.fromisoformat(value)
+        if dmy:
+            birthdate = dt.date(int(dmy[3]), int(dmy[2]), int(dmy[1]))
+        else:
+            birthdate = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(_MSG_BIRTHDATE_INVALID) from exc
     if birthdate >= today:

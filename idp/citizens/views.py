@@ -28,6 +28,7 @@ from idp.citizens.validation import (
     ValidationErrors,
     address_claim,
     communes,
+    format_birthdate,
     provinces,
 )
 from idp.db import get_db
@@ -65,7 +66,7 @@ def _portal_name(inter: flow.Interaction | None) -> str | None:
     if inter is None:
         return None
     portal = portals.find_active(get_db(), inter.params.get("client_id"))
-    return portal.name if portal else None
+    return portal.display_name if portal else None
 
 
 def _form_values() -> dict[str, str]:
@@ -423,7 +424,7 @@ def _account_page(
             "family_name": citizen.family_name,
             "middle_name": citizen.middle_name,
             "given_name": citizen.given_name,
-            "birthdate": citizen.birthdate.isoformat(),
+            "birthdate": format_birthdate(citizen.birthdate),
             "gender": citizen.gender,
         },
         genders=GENDERS,

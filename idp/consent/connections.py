@@ -70,7 +70,7 @@ def connections(db: Session, *, citizen_id: str, lang: str, live: bool = True) -
             Connection(
                 grant=grant,
                 client_id=portal.client_id,
-                portal_name=portal.name,
+                portal_name=portal.display_name,
                 claims=claims,
                 last_release=last_release(db, citizen_id=citizen_id, portal_id=grant.portal_id),
                 receipts=receipts_service.receipts_of(db, citizen_id, grant.id),

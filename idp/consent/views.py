@@ -229,10 +229,14 @@ def withdraw_claim(citizen: Any, grant_id: str, item: str) -> Any:
     )
     if receipt is None:
         db.rollback()
-        flash(gettext("This data is not being shared with %(portal)s.", portal=portal.name))
+        flash(gettext("This data is not being shared with %(portal)s.", portal=portal.display_name))
     else:
         db.commit()
-        flash(gettext("Done: %(portal)s will no longer receive this data.", portal=portal.name))
+        flash(
+            gettext(
+                "Done: %(portal)s will no longer receive this data.", portal=portal.display_name
+            )
+        )
     return redirect(url_for("consent.portals_page"), code=303)
 
 
@@ -247,14 +251,18 @@ def withdraw_grant(citizen: Any, grant_id: str) -> Any:
     )
     if receipt is None:
         db.rollback()
-        flash(gettext("Your connection to %(portal)s was already withdrawn.", portal=portal.name))
+        flash(
+            gettext(
+                "Your connection to %(portal)s was already withdrawn.", portal=portal.display_name
+            )
+        )
     else:
         db.commit()
         flash(
             gettext(
                 "Done: %(portal)s no longer receives any of your data and is signed out. "
                 "It will ask you again if you sign in there.",
-                portal=portal.name,
+                portal=portal.display_name,
             )
         )
     return redirect(url_for("consent.portals_page"), code=303)

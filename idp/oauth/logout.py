@@ -190,7 +190,7 @@ def end_session() -> Any:
     page = render_template(
         "citizens/logout_confirm.html",
         token=token,
-        portal_name=req.portal.name if req.portal else None,
+        portal_name=req.portal.display_name if req.portal else None,
     )
     resp = make_response(page)
     resp.headers["Cache-Control"] = "no-store"

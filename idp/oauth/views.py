@@ -144,7 +144,7 @@ def _needs_verified(
     lang = get_locale()
     page = render_template(
         "citizens/needs_verified.html",
-        portal_name=portal.name,
+        portal_name=portal.display_name,
         items=list(items),
         desks=[
             {"name": d.name_in(lang), "address": d.address, "hours": d.hours_in(lang)}
@@ -192,7 +192,7 @@ def _suspended_page(params: dict[str, str]) -> Any:
     message = _l(
         "%(portal)s is suspended: it cannot use your citizen identity for now. Nothing "
         "was shared. Please contact the portal, or use its other ways of access.",
-        portal=portal.name,
+        portal=portal.display_name,
     )
     return error_page(message, 403, detail="portal suspended")
 

@@ -129,6 +129,23 @@ class Portal(Base, ClientMixin):
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
 
+    def name_in(self, language: str | None) -> str:
+        """Return the portal's name in a page language (English falls back to ``name``)."""
+        return (self.name_en or self.name) if language == "en" else self.name
+
+    @property
+    def display_name(self) -> str:
+        """Return the portal's name in the current page's language (``name`` outside a
+        request)."""
+        from flask import has_request_context
+
+        if not has_request_context():
+            return self.name
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        return self.name_in(locale.language if locale else None)
+
     @property
     def is_active(self) -> bool:
         """Return whether the portal may use the provider."""

@@ -33,6 +33,7 @@ from idp.citizens.validation import (
     ValidationErrors,
     check_cccd,
     communes,
+    format_birthdate,
     normalize_cccd,
     provinces,
     unit_name,
@@ -329,7 +330,7 @@ def _citizen_page(
             "family_name": citizen.family_name,
             "middle_name": citizen.middle_name,
             "given_name": citizen.given_name,
-            "birthdate": citizen.birthdate.isoformat(),
+            "birthdate": format_birthdate(citizen.birthdate),
             "gender": citizen.gender,
         }
     )

@@ -117,7 +117,7 @@ class Browsing:
 
     def new_page(self, **context_kw: Any) -> Any:
         """Return a page in a new context; its log is ``page.log`` (a PageLog)."""
-        context = self.browser.new_context(locale="vi-VN", **context_kw)
+        context = self.browser.new_context(**{"locale": "vi-VN", **context_kw})
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         page = context.new_page()

@@ -46,7 +46,9 @@ def register_through_form(page: Any, data: dict[str, str], live_settings: Any) -
     page.fill("#family_name", data["family_name"])
     page.fill("#middle_name", data["middle_name"])
     page.fill("#given_name", data["given_name"])
-    page.fill("#birthdate", data["birthdate"])  # a native <input type=date>
+    # Typed as a Vietnamese writes it: day/month/year.
+    year, month, day = data["birthdate"].split("-")
+    page.fill("#birthdate", f"{day}/{month}/{year}")
     page.select_option("#gender", data["gender"])
     page.fill("#cccd", data["cccd"])
     page.fill("#phone", data["phone"])
@@ -176,8 +178,14 @@ def test_pages_default_to_vietnamese_and_switch_to_english(page, live):
     # The choice sticks for the next page, and the switch goes back to Vietnamese.
     page.goto(live.url + "/register")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    page.locator('nav.lang a[hreflang="vi"]').click()
+    # On the registration form the switch re-submits the form: what was typed stays.
+    page.fill("#family_name", "Nguyễn")
+    page.fill("#cccd", "048 190 123456")
+    page.locator('nav.lang button[lang="vi"]').click()
     expect(page.locator("html")).to_have_attribute("lang", "vi")
+    expect(page.locator("#family_name")).to_have_value("Nguyễn")
+    expect(page.locator("#cccd")).to_have_value("048 190 123456")
+    expect(page.locator(".error-summary")).to_have_count(0)
     assert_clean(page)
 
 

@@ -224,7 +224,7 @@ def test_all_errors_collected() -> None:
         "family_name": "Ng7yen",
         "middle_name": "V@n",
         "given_name": "",
-        "birthdate": "01/05/1990",
+        "birthdate": "1990/05/01",
         "gender": "other",
         "cccd": "12345",
         "email": "not-an-email",
@@ -279,15 +279,38 @@ def test_cccd_cross_checked_with_birthdate_and_gender() -> None:
         ("2025-11-01", "in the past"),
         ("2030-01-01", "in the past"),
         ("1990-02-30", "does not exist"),
-        ("19900501", "YYYY-MM-DD"),
-        ("1990-W18-2", "YYYY-MM-DD"),
-        ("１９９０-０５-０１", "YYYY-MM-DD"),
+        ("19900501", "day/month/year"),
+        ("1990-W18-2", "day/month/year"),
+        ("05/1990", "day/month/year"),
+        ("15/05/90", "day/month/year"),
+        ("31/02/1990", "does not exist"),
+        ("13/13/1990", "does not exist"),
     ],
 )
 def test_birthdate_rules(birthdate: str, message: str) -> None:
     with pytest.raises(ValidationErrors) as caught:
         validate_profile({**VALID, "birthdate": birthdate}, today=TODAY)
     assert message in str(caught.value.errors["birthdate"])
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "1990-05-01",
+        "01/05/1990",
+        "1/5/1990",
+        "01.05.1990",
+        "01-05-1990",
+        " 01 / 05 / 1990 ",
+        "０１/０５/１９９０",
+        "１９９０-０５-０１",
+    ],
+)
+def test_birthdate_as_people_write_it(typed: str) -> None:
+    """Day/month/year (Vietnamese order; slashes, dots or dashes; full-width digits) or
+    YYYY-MM-DD: all the same date."""
+    data = {**VALID, "birthdate": typed}
+    assert validate_profile(data, today=TODAY).birthdate == dt.date(1990, 5, 1)
 
 
 def test_first_day_allowed() -> None:

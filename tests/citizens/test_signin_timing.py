@@ -17,8 +17,11 @@ from tests.support.factories import new_citizen
 from tests.support.useragent import page_csrf
 
 TRIES = 50
-#: The same timing class: medians within this many seconds.
+#: The same timing class: medians within this many seconds, or within this share of the
+#: fastest median on a loaded machine (skipping the hash would make one kind about 100
+#: times faster, far outside either).
 SAME_CLASS = 0.020
+SAME_SHARE = 0.25
 
 
 def _app(settings: Settings, db, store, account_rule: str):
@@ -85,6 +88,6 @@ def test_unknown_wrong_and_locked_take_the_same_time(db, settings, store):
             times[kind].append(attempt(kind))
     medians = {kind: statistics.median(values) for kind, values in times.items()}
     spread = max(medians.values()) - min(medians.values())
-    assert spread < SAME_CLASS, medians
+    assert spread < max(SAME_CLASS, SAME_SHARE * min(medians.values())), medians
     # The class is argon2's: each refusal did hash with the production parameters.
     assert min(medians.values()) > 0.005, medians

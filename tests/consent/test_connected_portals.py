@@ -440,3 +440,29 @@ def test_wrong_methods(client, db, citizen):
     check_error_page(client.get(f"/account/portals/{gid}/withdraw"), 405)
     check_error_page(client.get(f"/account/portals/{gid}/claims/email/withdraw"), 405)
     check_error_page(client.get("/account/delete"), 405)
+
+
+def test_the_portal_is_named_in_the_page_language(client, db, citizen):
+    named = new_portal(db, name="Cổng Thuế Đà Nẵng", name_en="Da Nang Tax Portal")
+    unnamed = new_portal(db, name="Cổng Hộ tịch")  # no English name: the Vietnamese one
+    for each in (named, unnamed):
+        obtain_tokens(client, each, citizen, scope="openid profile")
+    vietnamese = sections(check_html(client.get("/account/portals?lang=vi"), 200))
+    english = sections(check_html(client.get("/account/portals?lang=en"), 200))
+    assert "Cổng Thuế Đà Nẵng" in vietnamese[named.client_id]
+    assert "Da Nang Tax Portal" not in vietnamese[named.client_id]
+    assert "Da Nang Tax Portal" in english[named.client_id]
+    assert "Cổng Thuế Đà Nẵng" not in english[named.client_id]
+    assert "Cổng Hộ tịch" in english[unnamed.client_id]
+
+
+def test_the_consent_page_names_the_portal_in_the_page_language(client, db, citizen):
+    from tests.consent.helpers import Browser
+
+    portal = new_portal(db, name="Cổng Thuế Đà Nẵng", name_en="Da Nang Tax Portal")
+    browser = Browser(client, citizen)
+    first, _, _ = browser.start(portal, scope="openid profile", ui_locales="en")
+    page = browser.follow(first, portal)
+    html = page.get_data(as_text=True)
+    assert "Da Nang Tax Portal asks for your data" in html
+    assert "Cổng Thuế Đà Nẵng" not in html
