@@ -91,3 +91,50 @@ def test_an_admin_signs_in_with_totp_registers_a_portal_and_suspends_it(
     row = page.locator(f'tr[data-client-id="{client_id}"]')
     expect(row.locator(".status-suspended")).to_be_visible()
     assert_clean(page)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_console_pages_have_no_axe_violation(
+    browsing: Any, live: Any, clock: Any, backend: Any, lang: str
+) -> None:
+    """axe-core (WCAG 2.0-2.2 A/AA, as in test_accessibility) on every console page, the
+    form with its errors included, at phone width."""
+    from tests.browser.test_accessibility import LANGS, WIDTHS, Audit
+
+    if backend.name != "embedded":
+        pytest.skip("pages are the same on both backends: audited once, on the embedded one")
+    page = browsing.new_page(viewport=WIDTHS["phone"], locale=LANGS[lang])
+    email, link = _admin_link(live)
+    page.goto(f"{link}?lang={lang}")
+    page.fill("#password", STAFF_PASSWORD)
+    page.locator('form button[type="submit"]').click()
+    app = Authenticator(page.locator("#totp-key").inner_text(), clock)
+    page.fill("#code", app.code())
+    page.locator('form button[type="submit"]').click()
+    clock.advance()
+    page.fill("#email", email)
+    page.fill("#password", STAFF_PASSWORD)
+    page.locator('form button[type="submit"]').click()
+    page.fill("#code", app.code())
+    page.locator('form button[type="submit"]').click()
+    reg = live.register_portal()
+    audit = Audit(page)
+    console = f"{live.url}/staff/console"
+    for path, label in (
+        ("/", "home"),
+        ("/portals", "portals"),
+        (f"/portals/{reg['client_id']}", "portal"),
+        (f"/portals/{reg['client_id']}/edit", "edit"),
+        (f"/portals/{reg['client_id']}/suspend", "suspend"),
+        (f"/portals/{reg['client_id']}/rotate", "rotate"),
+        ("/audit", "audit"),
+        ("/audit?from=garbage", "audit with an error"),
+        ("/figures", "figures"),
+        ("/portals/new", "register"),
+    ):
+        page.goto(console + path)
+        audit.check(label)
+    page.click("#save")
+    expect(page.locator(".error-summary")).to_be_visible()
+    audit.check("register with errors")
+    assert audit.found == [], "\n".join(audit.found)
