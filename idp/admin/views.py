@@ -494,6 +494,18 @@ def _refused(message: Any) -> IdpError:
     return IdpError(message, status=409)
 
 
+def _confirm_page(account: StaffAccount, action: str, portal: Any) -> str:
+    """The confirmation step of a suspension or a deletion (the POST acts)."""
+    return render_template(
+        "admin/confirm.html",
+        officer=account,
+        action=action,
+        client_id=portal.client_id,
+        display_name=_display_name(portal),
+        already=action == "suspend" and not portal.is_active,
+    )
+
+
 def _committed(action: Callable[[Session], T]) -> T:
     """Run a service action and commit it; a portal gone meanwhile is a 404, nothing
     written."""
@@ -513,14 +525,7 @@ def suspend(account: StaffAccount, client_id: str) -> Any:
     """Ask, then cut a portal off in one action (tokens die, sessions are told)."""
     found = _portal_or_404(client_id)
     if request.method == "GET":
-        return render_template(
-            "admin/confirm.html",
-            officer=account,
-            action="suspend",
-            client_id=client_id,
-            display_name=_display_name(found),
-            already=not found.is_active,
-        )
+        return _confirm_page(account, "suspend", found)
     portal_id = found.id
     done = _committed(lambda db: admin.suspend_portal(db, runtime.store(), client_id=client_id))
     _acted(account, "portal_suspended", portal_id=portal_id, tokens=done["tokens_revoked"])
@@ -546,14 +551,7 @@ def delete(account: StaffAccount, client_id: str) -> Any:
     if found.is_active:
         raise _refused(_l("Suspend the portal before deleting it."))
     if request.method == "GET":
-        return render_template(
-            "admin/confirm.html",
-            officer=account,
-            action="delete",
-            client_id=client_id,
-            display_name=_display_name(found),
-            already=False,
-        )
+        return _confirm_page(account, "delete", found)
     db = get_db()
     try:
         portal_id = admin.delete_portal(db, client_id=client_id)

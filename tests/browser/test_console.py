@@ -29,24 +29,28 @@ def _admin_link(live: Any) -> tuple[str, str]:
     return email, f"{live.url}/staff/setup/{token}"
 
 
-def test_an_admin_signs_in_with_totp_registers_a_portal_and_suspends_it(
-    page: Any, live: Any, clock: Any
-) -> None:
+def set_up_and_sign_in(page: Any, live: Any, clock: Any, query: str = "") -> None:
+    """Set up a new admin account through its link (the password, then the authenticator
+    app, its key typed from the page), then sign in with the password and the code."""
     email, link = _admin_link(live)
-    # Set-up: the password, then the authenticator app (the key typed from the page).
-    page.goto(link)
+    page.goto(link + query)
     page.fill("#password", STAFF_PASSWORD)
     page.locator('form button[type="submit"]').click()
     app = Authenticator(page.locator("#totp-key").inner_text(), clock)
     page.fill("#code", app.code())
     page.locator('form button[type="submit"]').click()
     clock.advance()
-    # Sign-in: email and password, then the code; an admin lands on the console.
     page.fill("#email", email)
     page.fill("#password", STAFF_PASSWORD)
     page.locator('form button[type="submit"]').click()
     page.fill("#code", app.code())
     page.locator('form button[type="submit"]').click()
+
+
+def test_an_admin_signs_in_with_totp_registers_a_portal_and_suspends_it(
+    page: Any, live: Any, clock: Any
+) -> None:
+    set_up_and_sign_in(page, live, clock)
     expect(page.locator("#sections")).to_be_visible()
     assert page.url.endswith("/staff/console/")
     # Register a portal through the form.
@@ -104,19 +108,7 @@ def test_console_pages_have_no_axe_violation(
     if backend.name != "embedded":
         pytest.skip("pages are the same on both backends: audited once, on the embedded one")
     page = browsing.new_page(viewport=WIDTHS["phone"], locale=LANGS[lang])
-    email, link = _admin_link(live)
-    page.goto(f"{link}?lang={lang}")
-    page.fill("#password", STAFF_PASSWORD)
-    page.locator('form button[type="submit"]').click()
-    app = Authenticator(page.locator("#totp-key").inner_text(), clock)
-    page.fill("#code", app.code())
-    page.locator('form button[type="submit"]').click()
-    clock.advance()
-    page.fill("#email", email)
-    page.fill("#password", STAFF_PASSWORD)
-    page.locator('form button[type="submit"]').click()
-    page.fill("#code", app.code())
-    page.locator('form button[type="submit"]').click()
+    set_up_and_sign_in(page, live, clock, query=f"?lang={lang}")
     reg = live.register_portal()
     audit = Audit(page)
     console = f"{live.url}/staff/console"
