@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from idp import audit, db, errors, keys, web
     from idp.admin.api import bp as admin_api_bp
     from idp.admin.api import staff_bp as admin_api_token_bp
+    from idp.admin.views import bp as console_bp
     from idp.citizens.browsers import bp as browsers_bp
     from idp.citizens.contacts import bp as contacts_bp
     from idp.citizens.recovery import bp as recovery_bp
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(admin_api_bp)
     app.register_blueprint(admin_api_token_bp)
+    app.register_blueprint(console_bp)
     # Protocol endpoints are called by portals, not by our forms (RFC 6749 client auth).
     for view in ("authorize", "token", "userinfo", "revoke", "introspect"):
         csrf.exempt(f"idp.oauth.views.{view}")

@@ -86,6 +86,19 @@ def current() -> tuple[staff.StaffSession, StaffAccount] | None:
     return _current()
 
 
+def current_staff() -> StaffAccount | None:
+    """Return the signed-in member of staff (ready, not disabled), or None."""
+    found = _current()
+    return found[1] if found is not None else None
+
+
+def landing_page(account: StaffAccount) -> str:
+    """Return where a member of staff starts: the desk for desk officers, else the console."""
+    if staff.DESK_OFFICER in (account.roles or []):
+        return url_for("staff.desk_home")
+    return url_for("console.home")
+
+
 def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Run ``view(account, ...)`` for a signed-in member of staff holding ``role`` (or
     ``admin``)."""
@@ -254,7 +267,7 @@ def _signin_code(pending: str) -> Any:
         return redirect(url_for("staff.signin"), code=303)
     session = staff.start_session(store, account, ttl=settings.staff_session_ttl)
     runtime.limiter().clear("signin_account", f"staff:{account.id}")
-    return _set_cookie(redirect(url_for("staff.desk_home"), code=303), session.sid)
+    return _set_cookie(redirect(landing_page(account), code=303), session.sid)
 
 
 @bp.post("/signout")
