@@ -22,13 +22,18 @@ bp = Blueprint("pages", __name__)
 _REPO_LINK = re.compile(r'<a href="(?!https://|#)[^"]*">(.*?)</a>', re.S)
 
 
+def privacy_language(lang: str) -> str:
+    """Return the language the privacy notice is shown in for a page in ``lang``: its
+    own when translated, else English (the page then says so in ``lang``)."""
+    folder = resources.files("idp").joinpath("content")
+    return lang if folder.joinpath(f"privacy.{lang}.md").is_file() else "en"
+
+
 @functools.cache
 def privacy_html(lang: str) -> Markup:
     """Return the privacy notice in ``lang`` (English when no translation) as HTML."""
     folder = resources.files("idp").joinpath("content")
-    source = folder.joinpath(f"privacy.{lang}.md")
-    if not source.is_file():
-        source = folder.joinpath("privacy.en.md")
+    source = folder.joinpath(f"privacy.{privacy_language(lang)}.md")
     text = source.read_text(encoding="utf-8")
     html = markdown.markdown(text, extensions=["tables", "sane_lists"], output_format="html")
     html = _REPO_LINK.sub(r"\1", html)
@@ -42,7 +47,10 @@ def privacy_html(lang: str) -> Markup:
 def privacy() -> Any:
     from idp.web import get_locale
 
-    return render_template("privacy.html", notice=privacy_html(get_locale()))
+    lang = get_locale()
+    return render_template(
+        "privacy.html", notice=privacy_html(lang), notice_lang=privacy_language(lang)
+    )
 
 
 @bp.get("/help")
