@@ -163,7 +163,8 @@ def test_too_many_attempts_from_one_address_get_429(db, settings, store, citizen
         assert _try(client, f"x{time.time()}@example.vn", WRONG).status_code == 401
     resp = _try(client, citizen.identifier, citizen.password)
     assert resp.status_code == 429
-    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+    # A one-minute window opened seconds ago: the wait is what is left of it.
+    assert 50 <= int(resp.headers["Retry-After"]) <= 60
     assert "Too many attempts" in resp.get_data(as_text=True)
     vi = _try(client, citizen.identifier, citizen.password, lang="vi")
     assert vi.status_code == 429
